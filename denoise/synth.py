@@ -114,7 +114,7 @@ def dead_leaves(size: int, rng: np.random.Generator, rmin: float = 2.0, rmax: fl
     rmax = rmax or size / 3.0
     img = np.empty((size, size, 3), dtype=np.float32)
     img[:] = _random_colour(rng)
-    n_shapes = n_shapes or int(size * size / 60)
+    n_shapes = n_shapes or int(size * size / 150)
     # Radii ~ r^-3 (inverse-CDF sampling between rmin and rmax), drawn back-to-front.
     u = rng.uniform(size=n_shapes)
     radii = (rmin ** -2 - u * (rmin ** -2 - rmax ** -2)) ** -0.5

@@ -1,0 +1,79 @@
+"""Runs: run dir contents, exact resume, time-limited pause, DDP on CPU with gloo."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from denoise.models import load_checkpoint
+from training.train import load_recipe, train
+from training_fixtures import tiny_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _weights(path: Path) -> dict:
+    return torch.load(path, weights_only=True)["model"]["state_dict"]
+
+
+def test_run_dir_is_self_describing(tmp_path):
+    cfg = load_recipe(tiny_recipe(tmp_path, steps=6))
+    train(cfg, tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert yaml.safe_load((run / "config.yaml").read_text())["seed"] == 7
+    info = json.loads((run / "run.json").read_text())
+    assert info["step"] == 6 and "finished" in info
+    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any("val_psnr" in e for e in events) and any("loss" in e for e in events)
+    model = load_checkpoint(run / "best.pt")
+    assert model.meta["kind"] == "student" and model.arch == "feature_align"
+    assert sorted(p.name for p in (run / "route").iterdir()) == ["step_0000003.pt", "step_0000006.pt"]
+
+
+def test_resume_continues_exactly(tmp_path):
+    recipe = tiny_recipe(tmp_path, steps=6)
+    train(load_recipe(recipe), tmp_path / "straight", progress=False)
+    # same run cut after 3 steps (as if killed right after its checkpoint), then resumed
+    train(load_recipe(recipe, {"optim": {"steps": 3}}), tmp_path / "cut", progress=False)
+    state = torch.load(tmp_path / "cut" / "latest.pt", weights_only=True)
+    assert state["step"] == 3 and state["optimizer"]["state"]
+    cfg = yaml.safe_load((tmp_path / "cut" / "config.yaml").read_text())
+    cfg["optim"]["steps"] = 6
+    (tmp_path / "cut" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    train(load_recipe(recipe), tmp_path / "cut", resume=True, progress=False)
+    a, b = _weights(tmp_path / "straight" / "latest.pt"), _weights(tmp_path / "cut" / "latest.pt")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+
+
+def test_existing_run_is_not_overwritten_and_resume_needs_a_checkpoint(tmp_path):
+    recipe = tiny_recipe(tmp_path, steps=3)
+    train(load_recipe(recipe), tmp_path / "run", progress=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(load_recipe(recipe), tmp_path / "run", progress=False)
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        train(load_recipe(recipe), tmp_path / "empty", resume=True, progress=False)
+
+
+def test_max_minutes_pauses_with_a_checkpoint(tmp_path):
+    train(load_recipe(tiny_recipe(tmp_path, steps=50)), tmp_path / "run", max_minutes=0.0, progress=False)
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert "paused" in info and info["step"] == 1
+    assert torch.load(tmp_path / "run" / "latest.pt", weights_only=True)["step"] == 1
+
+
+def test_two_process_gloo_ddp_runs(tmp_path):
+    recipe = tiny_recipe(tmp_path, steps=3)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+           "-m", "denoise.cli", "train", "student", "--recipe", str(recipe), "--out", str(tmp_path / "ddp"),
+           "--no-progress"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    info = json.loads((tmp_path / "ddp" / "run.json").read_text())
+    assert info["world_size"] == 2 and info["step"] == 3
+    load_checkpoint(tmp_path / "ddp" / "best.pt")

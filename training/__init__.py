@@ -1,0 +1,1 @@
+"""Training: synthetic pairs, teacher, Feature-Align student distilled with feature matching, specialists."""

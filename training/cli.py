@@ -1,0 +1,46 @@
+"""``denoise train teacher|student|specialists --recipe FILE``: the training sub-command."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EPILOG = """examples:
+  denoise train teacher --recipe training/recipes/teacher.yaml --out runs/teacher
+  denoise train student --recipe training/recipes/student_fm.yaml --out runs/student_fm --max-minutes 100
+  denoise train student --recipe training/recipes/student_fm.yaml --out runs/student_fm --resume
+  denoise train specialists --recipe training/recipes/specialists.yaml --out runs/specialists
+  torchrun --nproc_per_node 4 -m denoise.cli train student --recipe … --out …   (DDP)
+"""
+
+
+def add_train_command(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train a teacher, a student or noise-range specialists from a recipe",
+                              description="Train from a versioned recipe (YAML) into a self-describing run dir.",
+                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=["teacher", "student", "specialists"], help="what the recipe trains")
+    p.add_argument("--recipe", required=True, type=Path, help="recipe YAML, e.g. training/recipes/teacher.yaml")
+    p.add_argument("--out", type=Path, help="run directory (default: runs/<recipe name>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest.pt")
+    p.add_argument("--max-minutes", type=float, help="stop cleanly after this long (resume later), e.g. 90")
+    p.add_argument("--steps", type=int, help="override optim.steps of the recipe, e.g. 200 for a smoke run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to metrics.jsonl)")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .train import load_recipe, train
+
+    overrides = {"optim": {"steps": args.steps}} if args.steps else {}
+    config = load_recipe(args.recipe, overrides)
+    kind = config["kind"]
+    if args.what == "specialists":
+        from .specialists import train_specialists
+
+        out = args.out or Path("runs") / config["name"]
+        train_specialists(config, out, resume=args.resume, max_minutes=args.max_minutes, progress=not args.no_progress)
+        return 0
+    if kind != args.what:
+        raise ValueError(f"{args.recipe}: recipe trains a {kind!r}, not a {args.what!r}")
+    train(config, args.out or Path("runs") / config["name"], resume=args.resume, max_minutes=args.max_minutes,
+          progress=not args.no_progress)
+    return 0

@@ -1,0 +1,249 @@
+"""Paired (noisy, clean, noise) batches made on the fly from a pool of clean RAW patches.
+
+The expensive part — drawing clean scenes and unprocessing them to RAW — happens once per pool and
+is cached on disk; every training step then crops, flips (keeping the Bayer phase), samples a noise
+level from the prior and adds sensor noise. Batch ``k`` is a pure function of ``(seed, k, rank)``,
+so a resumed run sees exactly the batches it would have seen without the interruption.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from denoise import synth
+from denoise.cfa import pack_rggb
+from denoise.noise import log_linear_b
+
+SRGB_EXTENSIONS = (".png", ".jpg", ".jpeg")
+
+
+# ---------------------------------------------------------------------------------------------
+# Clean pools
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """Which clean sources fill the pool: procedural scenes, sRGB folders, clean-RAW folders."""
+
+    procedural: int = 2000
+    size: int = 256
+    seed: int = 0
+    srgb_dirs: tuple[str, ...] = ()
+    srgb_per_image: int = 4
+    raw_dirs: tuple[str, ...] = ()
+    raw_per_image: int = 8
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def _procedural_patch(args: tuple[int, int]) -> np.ndarray:
+    seed, size = args
+    rng = np.random.default_rng(seed)
+    mosaic, _ = synth.clean_raw(synth.procedural_scene(size, rng), rng)
+    return mosaic.astype(np.float16)
+
+
+def _files(folders: Iterable[str], extensions: Sequence[str]) -> list[Path]:
+    out: list[Path] = []
+    for folder in folders:
+        root = Path(folder)
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root}: clean-source folder does not exist")
+        out += sorted(p for p in root.rglob("*") if p.suffix.lower() in extensions)
+    return out
+
+
+def _srgb_patches(path: Path, size: int, count: int, seed: int) -> list[np.ndarray]:
+    """Random crops of an sRGB image (decoded by torchvision), unprocessed to RAW."""
+    from torchvision.io import ImageReadMode, decode_image
+    from torchvision.transforms import v2
+
+    img = decode_image(str(path), mode=ImageReadMode.RGB)
+    if min(img.shape[-2:]) < size:
+        img = v2.functional.resize(img, size, antialias=True)
+    torch.manual_seed(seed)
+    crop = v2.Compose([v2.RandomCrop(size), v2.RandomHorizontalFlip(), v2.ToDtype(torch.float32, scale=True)])
+    rng = np.random.default_rng(seed)
+    return [synth.clean_raw(crop(img).permute(1, 2, 0).numpy(), rng)[0].astype(np.float16) for _ in range(count)]
+
+
+def _raw_patches(path: Path, size: int, count: int, seed: int) -> list[np.ndarray]:
+    """Random even-offset crops of a low-ISO RAW file used as clean ground truth."""
+    from denoise.cfa import to_rggb
+    from denoise.raw import read_raw
+
+    raw = read_raw(path)
+    mosaic, _ = to_rggb(raw.mosaic, raw.pattern)
+    h, w = mosaic.shape
+    if h < size or w < size:
+        return []
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        y = 2 * int(rng.integers(0, (h - size) // 2 + 1))
+        x = 2 * int(rng.integers(0, (w - size) // 2 + 1))
+        out.append(np.clip(mosaic[y:y + size, x:x + size], 0, 1).astype(np.float16))
+    return out
+
+
+def build_pool(spec: PoolSpec, cache_dir: str | os.PathLike | None = None, workers: int = 2,
+               progress: bool = True) -> np.ndarray:
+    """(N, size, size) float16 clean RGGB mosaics; cached as ``pool-<key>.npy`` in ``cache_dir``."""
+    cache = Path(cache_dir) / f"pool-{spec.key()}.npy" if cache_dir else None
+    if cache is not None and cache.is_file():
+        return np.load(cache, mmap_mode="r")
+    from tqdm import tqdm
+
+    jobs = [(spec.seed * 1_000_003 + i, spec.size) for i in range(spec.procedural)]
+    patches: list[np.ndarray] = []
+    if workers > 1 and len(jobs) > 8:
+        with ProcessPoolExecutor(workers) as pool:
+            patches += list(tqdm(pool.map(_procedural_patch, jobs, chunksize=16), total=len(jobs),
+                                 desc="clean scenes", disable=not progress))
+    else:
+        patches += [_procedural_patch(j) for j in tqdm(jobs, desc="clean scenes", disable=not progress)]
+    for i, path in enumerate(_files(spec.srgb_dirs, SRGB_EXTENSIONS)):
+        patches += _srgb_patches(path, spec.size, spec.srgb_per_image, spec.seed + i)
+    if spec.raw_dirs:
+        from denoise.raw import RAW_EXTENSIONS
+
+        for i, path in enumerate(_files(spec.raw_dirs, RAW_EXTENSIONS)):
+            patches += _raw_patches(path, spec.size, spec.raw_per_image, spec.seed + i)
+    if not patches:
+        raise ValueError("the clean pool is empty: give procedural > 0 or folders with images")
+    arr = np.stack(patches)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npy")
+        np.save(tmp, arr)
+        os.replace(tmp, cache)
+    return arr
+
+
+# ---------------------------------------------------------------------------------------------
+# Noise prior and noise synthesis
+
+
+@dataclass(frozen=True)
+class NoisePrior:
+    """log a ~ U(log a_min, log a_max); log b = 2.18 log a + 1.20 + N(0, b_sigma²).
+
+    Optional real-sensor extras (off by default): row noise (std as a fraction of the read std),
+    heavy-tailed read noise (Tukey-lambda shape), ADC quantization step and clipping at black.
+    """
+
+    a_range: tuple[float, float] = synth.DEFAULT_A_RANGE
+    b_sigma: float = 0.26
+    plane_jitter: float = 0.0
+    row_noise: float = 0.0
+    tukey_lambda: float | None = None
+    quantization: float = 0.0
+    clip_black: bool = False
+    extras: dict = field(default_factory=dict)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """(n, 8) float32 noise vectors [a×4, b×4]."""
+        lo, hi = np.log(self.a_range[0]), np.log(self.a_range[1])
+        a = np.exp(rng.uniform(lo, hi, size=(n, 1)))
+        b = log_linear_b(a, rng.normal(0.0, self.b_sigma, size=(n, 1)))
+        a4 = a * np.exp(rng.normal(0.0, self.plane_jitter, size=(n, 4))) if self.plane_jitter else np.repeat(a, 4, 1)
+        b4 = np.repeat(b, 4, 1)
+        return np.concatenate([a4, b4], axis=1).astype(np.float32)
+
+
+def _tukey_lambda(rng: np.random.Generator, lam: float, shape: tuple[int, ...]) -> np.ndarray:
+    u = rng.uniform(1e-6, 1 - 1e-6, size=shape)
+    x = (u ** lam - (1 - u) ** lam) / lam if lam != 0 else np.log(u / (1 - u))
+    return x / x.std()
+
+
+def add_sensor_noise(clean: Tensor, noise: Tensor, prior: NoisePrior, rng: np.random.Generator) -> Tensor:
+    """Poisson shot noise + read noise on (N, 4, h, w) clean planes for (N, 8) noise vectors."""
+    a = noise[:, :4, None, None].double()
+    b = noise[:, 4:, None, None].double()
+    x = clean.double().clamp_min(0)
+    gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+    shot = torch.poisson(x / a, generator=gen) * a
+    if prior.tukey_lambda is not None:
+        read = torch.from_numpy(_tukey_lambda(rng, prior.tukey_lambda, tuple(clean.shape)))
+    else:
+        read = torch.randn(clean.shape, generator=gen, dtype=torch.float64)
+    noisy = shot + read * b.sqrt()
+    if prior.row_noise:
+        rows = torch.randn(clean.shape[0], 1, clean.shape[2], 1, generator=gen, dtype=torch.float64)
+        noisy = noisy + rows * b.sqrt() * prior.row_noise
+    if prior.quantization:
+        noisy = torch.round(noisy / prior.quantization) * prior.quantization
+    if prior.clip_black:
+        noisy = noisy.clamp_min(0)
+    return noisy.float()
+
+
+# ---------------------------------------------------------------------------------------------
+# Bayer-aware augmentation and batches
+
+
+def bayer_augment(mosaic: np.ndarray, patch: int, rng: np.random.Generator) -> np.ndarray:
+    """Random even-offset crop with flips/transpose that keep the RGGB phase.
+
+    A horizontal flip turns RGGB into GRBG, so the crop takes one extra column and drops the first
+    after flipping; likewise vertically. A transpose keeps R and B on the diagonal (RGGB stays RGGB).
+    """
+    h, w = mosaic.shape
+    need = patch + 2
+    y = 2 * int(rng.integers(0, (h - need) // 2 + 1))
+    x = 2 * int(rng.integers(0, (w - need) // 2 + 1))
+    crop = mosaic[y:y + need, x:x + need]
+    flip_v, flip_h, transpose = rng.integers(0, 2, size=3)
+    if flip_v:
+        crop = crop[::-1]
+    if flip_h:
+        crop = crop[:, ::-1]
+    crop = crop[flip_v:flip_v + patch, flip_h:flip_h + patch]
+    if transpose:
+        crop = crop.T
+    return np.ascontiguousarray(crop)
+
+
+class PairSampler:
+    """Batch ``k`` = (noisy, clean, noise) as a pure function of (seed, k, rank)."""
+
+    def __init__(self, pool: np.ndarray, prior: NoisePrior, batch: int, patch: int, seed: int, rank: int = 0) -> None:
+        if pool.shape[-1] < patch + 2:
+            raise ValueError(f"pool patches ({pool.shape[-1]} px) are too small for {patch} px crops")
+        self.pool, self.prior, self.batch, self.patch, self.seed, self.rank = pool, prior, batch, patch, seed, rank
+
+    def batch_at(self, step: int) -> tuple[Tensor, Tensor, Tensor]:
+        rng = np.random.default_rng([self.seed, step, self.rank])
+        idx = rng.integers(0, len(self.pool), size=self.batch)
+        mosaics = np.stack([bayer_augment(np.asarray(self.pool[i], dtype=np.float32), self.patch, rng) for i in idx])
+        clean = torch.from_numpy(pack_rggb(mosaics))
+        noise = torch.from_numpy(self.prior.sample(rng, self.batch))
+        noisy = add_sensor_noise(clean, noise, self.prior, rng)
+        return noisy, clean, noise
+
+
+def validation_set(levels: Sequence[float], n_scenes: int = 6, patch: int = 128, seed: int = 0
+                   ) -> list[tuple[float, Tensor, Tensor, Tensor]]:
+    """Fixed held-out (level, noisy, clean, noise) batches from validation seeds (never trained on)."""
+    rng = np.random.default_rng([synth.VALIDATION_SEED_BASE, seed])
+    mosaics = []
+    for i in range(n_scenes):
+        srng = np.random.default_rng(synth.VALIDATION_SEED_BASE + seed * 1000 + i)
+        mosaics.append(synth.clean_raw(synth.procedural_scene(patch, srng), srng)[0])
+    clean = torch.from_numpy(pack_rggb(np.stack(mosaics)))
+    out = []
+    for a in levels:
+        noise = torch.tensor([[a] * 4 + [float(log_linear_b(a))] * 4] * n_scenes, dtype=torch.float32)
+        out.append((float(a), add_sensor_noise(clean, noise, NoisePrior(), rng), clean, noise))
+    return out

@@ -2,15 +2,212 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+
+RUN_EPILOG = """examples:
+  denoise run IMG_0001.DNG -o out/                         # default model, noise from the file
+  denoise run shots/ -o out/ --format jpg                  # every file of a folder, rendered to JPEG
+  denoise run a.NEF b.CR2 -o out/ --noise 4e-3,2e-5        # explicit noise: Var = a*x + b
+  denoise run a.ARW -o out/ --model runs/student_fm/best.pt --tile 384 --device cuda
+  denoise run a.dng -o out/ --bundle my_bundle.zip --backend onnx
+"""
+NOISE_EPILOG = """examples:
+  denoise noise IMG_0001.DNG            # R,G1,G2,B shot (a) and read (b) terms and their source
+  denoise noise shots/*.NEF --json      # one JSON object per file
+"""
+INFO_EPILOG = """examples:
+  denoise info                          # the default model shipped with the package
+  denoise info runs/student_fm/best.pt --json
+  denoise info my_bundle/ --json
+"""
+DEMO_EPILOG = """examples:
+  denoise demo                          # writes demo/ with the noisy and denoised DNG and PNGs
+  denoise demo -o /tmp/demo --a 1e-2    # a noisier scene
+"""
+
+
+def _expand_inputs(items: list[Path]) -> list[Path]:
+    """Files as given; a folder stands for every regular file directly inside it (sorted)."""
+    out: list[Path] = []
+    for item in items:
+        if item.is_dir():
+            out += sorted(p for p in item.iterdir() if p.is_file() and not p.name.startswith("."))
+        else:
+            out.append(item)
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .pipeline import model_from_bundle, model_from_checkpoint, run_files
+
+    if args.model and args.bundle:
+        raise ValueError("give --model or --bundle, not both")
+    if args.noise not in ("auto", "estimate"):
+        from .noise import NoiseProfile
+
+        NoiseProfile.parse(args.noise)  # a bad flag fails before any file is touched
+    inputs = _expand_inputs(args.inputs)
+    if not inputs:
+        raise ValueError("no input files found; give RAW files or folders holding them")
+    if args.model:
+        model = model_from_checkpoint(args.model, args.device)
+    else:
+        model = model_from_bundle(args.bundle, backend=args.backend, device=args.device)
+    results = run_files(inputs, args.output, args.format, model, args.noise, args.tile, args.overlap,
+                        progress=not args.quiet)
+    failed = [r for r in results if r.error]
+    for r in results:
+        if args.json:
+            print(json.dumps({"input": str(r.input), "output": str(r.output) if r.output else None,
+                              "noise": r.profile.to_json() if r.profile else None, "specialist": r.specialist,
+                              "seconds": round(r.seconds, 3), "error": r.error or None}))
+        elif r.error:
+            print(f"denoise: {r.error}", file=sys.stderr)
+        elif not args.quiet:
+            print(f"{r.input} -> {r.output}  [{r.specialist}; noise {r.profile}; {r.seconds:.2f} s]")
+    if not args.json:
+        print(f"{len(results) - len(failed)} written, {len(failed)} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_noise(args: argparse.Namespace) -> int:
+    from .errors import InputError
+    from .noise_estimate import NoiseEstimateError
+    from .pipeline import resolve_noise
+    from .raw import read_raw
+
+    failed = 0
+    for path in _expand_inputs(args.files):
+        try:
+            profile = resolve_noise(read_raw(path), "estimate" if args.estimate else "auto")
+        except (InputError, NoiseEstimateError, ValueError, OSError) as err:
+            failed += 1
+            print(f"denoise: {err}" if str(path) in str(err) else f"denoise: {path}: {err}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps({"file": str(path), **profile.to_json()}))
+        else:
+            print(f"{path}: {profile}")
+    return 1 if failed else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .models import count_macs_per_megapixel, count_params, load_checkpoint
+
+    target = args.model
+    if target is not None and target.is_file() and target.suffix == ".pt":
+        model = load_checkpoint(target)
+        info = {"path": str(target), "kind": "checkpoint", "arch": model.arch, "config": model.config,
+                "meta": model.meta, "params": count_params(model),
+                "gmac_per_bayer_megapixel": round(count_macs_per_megapixel(model) / 1e9, 4)}
+    else:
+        from .bundle import default_bundle_path, load_bundle
+
+        bundle = load_bundle(target if target is not None else default_bundle_path())
+        info = bundle.describe()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        for k, v in info.items():
+            print(f"{k}: {json.dumps(v, default=str) if isinstance(v, (dict, list)) else v}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    r = run_demo(args.output, a=args.a, seed=args.seed, model_path=args.model)
+    print(f"demo scene: {r['megapixels']:.2f} MP Bayer, noise a={r['a']:.3g} b={r['b']:.3g} "
+          f"(read from the DNG NoiseProfile: {r['profile_source']})")
+    print(f"model: {r['model']} (specialist {r['specialist']}), {r['seconds']:.2f} s")
+    print(f"raw PSNR vs clean: noisy {r['psnr_noisy']:.2f} dB -> denoised {r['psnr_denoised']:.2f} dB "
+          f"(+{r['psnr_denoised'] - r['psnr_noisy']:.2f} dB)")
+    for name, path in r["outputs"].items():
+        print(f"  {name}: {path}")
+    return 0
+
+
+def cmd_golden(args: argparse.Namespace) -> int:
+    from .golden import write_golden_vectors
+
+    for path in write_golden_vectors(args.output):
+        print(path)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="denoise", description="Denoise camera RAW files with small on-device models.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser("run", help="denoise RAW files (DNG, NEF, CR2, ARW, …)", epilog=RUN_EPILOG, formatter_class=fmt,
+                       description="Denoise Bayer RAW files; one bad file is reported and the others still run.")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="RAW files or folders of them")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output folder, e.g. out/ (created if missing)")
+    p.add_argument("--format", default="dng", choices=["dng", "tiff", "png", "jpg", "npy"],
+                   help="dng: denoised mosaic with the file's metadata; tiff/png/jpg: rendered by LibRaw; "
+                        "npy: normalized float32 mosaic (default: dng)")
+    p.add_argument("--noise", default="auto", metavar="auto|estimate|A,B",
+                   help="auto: the file's NoiseProfile, else a blind estimate; estimate: always blind; "
+                        "A,B: Var = A*x + B on the [0,1] scale, e.g. 4e-3,2e-5 (default: auto)")
+    p.add_argument("--model", type=Path, help="a model checkpoint (.pt) instead of the default bundle")
+    p.add_argument("--bundle", type=Path, help="an exported bundle (folder or .zip) instead of the default one")
+    p.add_argument("--backend", default="onnx", choices=["onnx", "int8", "torch"],
+                   help="how a bundle runs: onnxruntime fp32, onnxruntime INT8, or torch (default: onnx)")
+    p.add_argument("--tile", type=int, help="tile size in packed pixels (half the Bayer size), e.g. 256")
+    p.add_argument("--overlap", type=int, help="tile overlap in packed pixels, e.g. 32")
+    p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, mps (default: auto)")
+    p.add_argument("--json", action="store_true", help="one JSON line per file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("noise", help="print the noise profile of RAW files", epilog=NOISE_EPILOG, formatter_class=fmt,
+                       description="Noise profile Var = a*x + b per CFA plane (R, G1, G2, B): from the file's "
+                                   "NoiseProfile tag when present, else estimated from the image.")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="RAW files or folders")
+    p.add_argument("--json", action="store_true", help="one JSON object per file: a, b per plane and source")
+    p.add_argument("--estimate", action="store_true", help="ignore metadata and estimate from the pixels")
+    p.set_defaults(func=cmd_noise)
+
+    p = sub.add_parser("info", help="describe a model, a bundle, or the default model", epilog=INFO_EPILOG,
+                       formatter_class=fmt, description="Parameters, MACs, specialists, noise ranges and formats.")
+    p.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="checkpoint or bundle (default: shipped model)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("demo", help="denoise a realistic noisy RAW scene with the default model", epilog=DEMO_EPILOG,
+                       formatter_class=fmt, description="Write a noisy DNG (with NoiseProfile), denoise it, render "
+                                                        "before/after and print raw PSNR.")
+    p.add_argument("-o", "--output", type=Path, default=Path("demo"), help="output folder (default: demo/)")
+    p.add_argument("--a", type=float, default=4e-3, help="shot-noise term a of the scene (default: 4e-3, ~ISO 3200)")
+    p.add_argument("--seed", type=int, default=0, help="camera and noise seed (default: 0)")
+    p.add_argument("--model", type=Path, help="a model checkpoint instead of the default bundle")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("golden", help="write the golden test vectors other implementations check against",
+                       description="JSON vectors: selector decisions, Bayer packing, tile plans and blend weights.",
+                       epilog="example:\n  denoise golden -o android_demo/core/src/test/resources/golden",
+                       formatter_class=fmt)
+    p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    p.set_defaults(func=cmd_golden)
+
     from training.cli import add_train_command
 
     add_train_command(sub)
+    try:
+        from export.cli import add_export_command
+    except ImportError:
+        pass
+    else:
+        add_export_command(sub)
+    try:
+        from .eval.cli import add_eval_commands
+    except ImportError:
+        pass
+    else:
+        add_eval_commands(sub)
     return parser
 
 
@@ -19,8 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("denoise: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, OSError, KeyError) as err:
-        print(f"denoise: error: {err}", file=sys.stderr)
+        print(f"denoise: error: {str(err).strip() or type(err).__name__}", file=sys.stderr)
         return 2
 
 

@@ -6,10 +6,20 @@ import pytest
 import torch
 
 from denoise.cli import main
+from denoise.demo import BLACK, WHITE, write_noisy_dng
+from denoise.dng import write_bayer_dng
 from denoise.models import build_model, save_checkpoint
 from denoise.noise import NoiseProfile
 from denoise.raw import read_raw
 from rawfiles import bayer_dng, sha256, xtrans_dng
+
+
+def _photo_dng(path):
+    """A photograph with sensor noise but no NoiseProfile tag: the noise must be estimated."""
+    write_noisy_dng(path, a=2e-3)
+    raw = read_raw(path)
+    dn = raw.to_dn(raw.mosaic)[1:, 1:]  # odd size, BGGR phase
+    return write_bayer_dng(path, dn, "BGGR", BLACK, WHITE, raw.color_matrix, raw.as_shot_neutral)
 
 
 @pytest.fixture
@@ -25,7 +35,7 @@ def test_folder_with_good_and_bad_files(tmp_path, tiny_model, capsys):
     src = tmp_path / "shots"
     src.mkdir()
     good = [bayer_dng(src / "a.dng", (40, 58), "GRBG", noise=NoiseProfile.uniform(2e-3, 1e-5, "metadata")),
-            bayer_dng(src / "b.dng", (161, 203), "BGGR")]
+            _photo_dng(src / "b.dng")]
     (src / "empty.nef").write_bytes(b"")
     (src / "random.cr2").write_bytes(np.random.default_rng(0).bytes(5000))
     (src / "notes.txt").write_text("not a raw file")
@@ -79,12 +89,15 @@ def test_unwritable_output_folder_is_reported(tmp_path, tiny_model, capsys):
 
 def test_noise_json_per_file(tmp_path, capsys):
     meta = bayer_dng(tmp_path / "m.dng", (64, 64), noise=NoiseProfile((1e-3, 2e-3, 2e-3, 3e-3), (1e-5,) * 4, "metadata"))
+    photo = _photo_dng(tmp_path / "p.dng")
     assert main(["noise", str(meta), "--json"]) == 0
     obj = json.loads(capsys.readouterr().out)
     assert obj["source"] == "metadata" and obj["planes"] == ["R", "G1", "G2", "B"]
     assert obj["a"] == pytest.approx([1e-3, 2e-3, 2e-3, 3e-3]) and len(obj["b"]) == 4
-    assert main(["noise", str(meta), "--json", "--estimate"]) == 0
-    assert json.loads(capsys.readouterr().out)["source"] == "estimate"
+    assert main(["noise", str(photo), "--json"]) == 0
+    est = json.loads(capsys.readouterr().out)
+    assert est["source"] == "estimate"
+    assert np.median(est["a"]) == pytest.approx(2e-3, rel=0.25)
 
 
 def test_info_on_a_checkpoint(tiny_model, capsys):

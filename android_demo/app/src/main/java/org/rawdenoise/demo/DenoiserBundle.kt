@@ -1,0 +1,57 @@
+package org.rawdenoise.demo
+
+import ai.onnxruntime.OrtEnvironment
+import android.content.Context
+import android.content.res.AssetManager
+import org.rawdenoise.core.BundleFormatException
+import org.rawdenoise.core.BundleManifest
+import org.rawdenoise.core.Specialist
+
+/**
+ * The bundle shipped in the app's assets (`assets/bundle/`): its manifest, checked and with every
+ * file's SHA-256 verified by the core before anything runs, and one ONNX Runtime session per
+ * specialist, created when that specialist is first selected.
+ */
+class DenoiserBundle private constructor(
+    val manifest: BundleManifest,
+    private val assets: AssetManager,
+) : AutoCloseable {
+
+    private val env: OrtEnvironment = OrtEnvironment.getEnvironment()
+    private val models = HashMap<String, OrtTileModel>()
+    private val threads = Runtime.getRuntime().availableProcessors().coerceIn(1, MAX_THREADS)
+
+    /** The ONNX Runtime model of [specialist], in the first format of [FORMAT_PREFERENCE] it has. */
+    fun modelFor(specialist: Specialist): OrtTileModel = synchronized(models) {
+        models.getOrPut(specialist.name) {
+            val format = specialist.firstFormat(*FORMAT_PREFERENCE)
+                ?: throw BundleFormatException(
+                    "$SOURCE: specialist '${specialist.name}' has none of the formats " +
+                        "${FORMAT_PREFERENCE.joinToString()}; re-export the bundle with --formats onnx,int8,ort"
+                )
+            val bytes = assets.open("$ASSET_DIR/${specialist.files[format]}").use { it.readBytes() }
+            OrtTileModel(env, bytes, manifest.stride, "${specialist.name}/$format", threads)
+        }
+    }
+
+    override fun close() = synchronized(models) {
+        models.values.forEach { it.close() }
+        models.clear()
+    }
+
+    companion object {
+        const val ASSET_DIR = "bundle"
+        private const val SOURCE = "assets/$ASSET_DIR"
+        private const val MAX_THREADS = 4
+
+        /** ORT-format files load without the ONNX parser; INT8 is faster on phone CPUs. */
+        val FORMAT_PREFERENCE = arrayOf("int8_ort", "ort", "int8", "onnx")
+
+        /** Load and verify the bundle; a missing or damaged bundle gives a one-line [BundleFormatException]. */
+        fun open(context: Context): DenoiserBundle {
+            val assets = context.assets
+            val manifest = BundleManifest.load({ relative -> assets.open("$ASSET_DIR/$relative") }, SOURCE)
+            return DenoiserBundle(manifest, assets)
+        }
+    }
+}

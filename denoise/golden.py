@@ -1,0 +1,450 @@
+"""Golden vectors: the Python SDK's answers that the Android core must reproduce exactly.
+
+The Java core in ``android_demo/core`` re-implements the bundle contract (selector, noise-profile
+mapping, Bayer padding and packing, tile plan, blend weights, tiled blending, DNG reading). These
+files pin that contract from the Python side; the Java tests read them and must agree exactly on
+integers and levels, and within 1e-6 on other floats. ``tests/test_golden_vectors.py`` regenerates
+them and fails when the committed copies under ``android_demo/core/src/test/resources/golden/``
+drift from what this module writes.
+
+Regenerate after an intended change with ``python -m denoise.golden`` (writes the committed folder;
+give another folder as the argument to write elsewhere).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import tifffile
+
+from .atomic import atomic_output
+from .bundle import MANIFEST, BundleError, load_bundle, safe_relative_path, write_selector_vectors
+from .cfa import BAYER_PATTERNS, pack_rggb, plane_of_pixel, to_rggb
+from .noise import NoiseProfile, NoiseProfileError
+from .pipeline import Model, denoise_raw
+from .raw import read_raw
+from .tiling import TilingError, axis_weights, blend_weights, denoise_planes, plan_axis, plan_tiles
+
+COMMITTED_DIR = Path(__file__).resolve().parent.parent / "android_demo" / "core" / "src" / "test" / "resources" / "golden"
+
+
+def write_golden_vectors(out_dir: str | Path) -> list[Path]:
+    """Write every vector file and DNG fixture into ``out_dir`` (created); returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [write_selector_vectors(boundaries, out / name) for name, boundaries in SELECTOR_BOUNDARIES.items()]
+    for name, payload in (("noise_profiles.json", noise_profile_vectors()),
+                          ("packing.json", packing_vectors()),
+                          ("tiling.json", tiling_vectors()),
+                          ("tiled_denoise.json", tiled_denoise_vectors())):
+        written.append(_write_json(out / name, payload))
+    bundle_files, manifest_cases = bundle_vectors(out)
+    written += bundle_files
+    written.append(_write_json(out / "manifests.json", manifest_cases))
+    dng_cases = []
+    for fixture in _dng_fixtures():
+        path = out / fixture["file"]
+        _write_dng(path, fixture)
+        written.append(path)
+        dng_cases.append(_dng_expectation(fixture, path))
+    written.append(_write_json(out / "dng.json", {"files": dng_cases}))
+    return written
+
+
+# ----------------------------------------------------------------------------- selector
+
+# Boundary sets for the selector vectors (written by ``denoise.bundle.write_selector_vectors``):
+# one split, and the 3- and 4-boundary splits of log-spaced specialist ranges.
+SELECTOR_BOUNDARIES = {"selector_1.json": [0.001], "selector_3.json": [0.0005, 0.002, 0.006],
+                       "selector_4.json": [1e-4, 3.3e-4, 1.1e-3, 3.7e-3]}
+
+
+# ----------------------------------------------------------------------------- noise profiles
+
+def camera2_profile(values: Sequence[float], pattern: str) -> NoiseProfile:
+    """Reference mapping of Camera2 ``SENSOR_NOISE_PROFILE`` (one (S, O) pair per CFA channel, the
+    2×2 tile read row by row) to planes R, G1, G2, B: each pair goes to the plane its pixel packs into."""
+    if len(values) != 8:
+        raise NoiseProfileError(f"camera noise profile needs 4 (S, O) pairs, got {len(values)} values")
+    planes = plane_of_pixel(pattern).ravel()
+    a = [0.0] * 4
+    b = [0.0] * 4
+    for i, plane in enumerate(planes):
+        a[plane] = float(values[2 * i])
+        b[plane] = float(values[2 * i + 1])
+    return NoiseProfile(tuple(a), tuple(b), "metadata")  # type: ignore[arg-type]
+
+
+def noise_profile_vectors() -> dict:
+    """DNG NoiseProfile tags (with CFAPlaneColor) and Camera2 pairs → a, b per plane and the level."""
+    dng_inputs: list[tuple[list[float], list[int] | None]] = [
+        ([2.1e-4, 3.5e-6], None),
+        ([3.1e-4, 2.0e-6, 2.2e-4, 1.5e-6, 4.0e-4, 2.5e-6], [0, 1, 2]),
+        ([3.1e-4, 2.0e-6, 2.2e-4, 1.5e-6, 4.0e-4, 2.5e-6], None),
+        ([4.0e-4, 2.5e-6, 3.1e-4, 2.0e-6, 2.2e-4, 1.5e-6], [2, 0, 1]),
+        ([3.1e-4, 2.0e-6, 2.2e-4, 1.5e-6, 2.3e-4, 1.6e-6, 4.0e-4, 2.5e-6], [0, 1, 1, 2]),
+        ([3.1e-4, 2.0e-6, 2.2e-4, 1.5e-6, 2.3e-4, 1.6e-6, 4.0e-4, 2.5e-6], [0, 1, 2]),
+        ([2.2e-4, 1.5e-6, 3.1e-4, 2.0e-6, 4.0e-4, 2.5e-6, 2.3e-4, 1.6e-6], [1, 0, 2, 1]),
+        ([0.0, 1e-5], None),
+        ([1e-3, 0.0], None),
+        ([1.0, 2.0, 3.0], None),
+        ([1e-4, 1e-6, 2e-4, 2e-6], None),
+        ([1e-4, 1e-6, 2e-4, 2e-6, 3e-4, 3e-6], [0, 0, 2]),
+        ([-1e-4, 1e-6], None),
+        ([0.0, 0.0], None),
+    ]
+    dng_cases = []
+    for values, colors in dng_inputs:
+        case: dict[str, Any] = {"values": values, "plane_colors": colors}
+        try:
+            profile = NoiseProfile.from_dng_pairs(values, colors)
+            case.update(a=list(profile.a), b=list(profile.b), level=profile.level())
+        except NoiseProfileError:
+            case["error"] = True
+        dng_cases.append(case)
+    camera_pairs = [3.0e-4, 2.0e-6, 2.0e-4, 1.0e-6, 2.5e-4, 1.5e-6, 4.5e-4, 3.0e-6]
+    camera_cases = []
+    for pattern in BAYER_PATTERNS:
+        profile = camera2_profile(camera_pairs, pattern)
+        camera_cases.append({"values": camera_pairs, "pattern": pattern, "a": list(profile.a),
+                             "b": list(profile.b), "level": profile.level(),
+                             "vector": [float(v) for v in profile.as_vector()]})
+    return {"dng": dng_cases, "camera2": camera_cases}
+
+
+# ----------------------------------------------------------------------------- packing
+
+def packing_vectors() -> dict:
+    """Small mosaics in every Bayer phase and parity → padded RGGB mosaic, pads and packed planes."""
+    rng = np.random.default_rng(20240611)
+    cases = []
+    for h, w in ((5, 7), (6, 8), (3, 3), (4, 5), (7, 6)):
+        for pattern in BAYER_PATTERNS:
+            mosaic = rng.normal(0.3, 0.2, size=(h, w)).astype(np.float32)
+            rggb, canon = to_rggb(mosaic, pattern)
+            cases.append({"pattern": pattern, "height": h, "width": w, "mosaic": _floats(mosaic),
+                          "top": canon.top, "left": canon.left, "bottom": canon.bottom, "right": canon.right,
+                          "rggb_height": int(rggb.shape[0]), "rggb_width": int(rggb.shape[1]),
+                          "rggb": _floats(rggb), "planes": _floats(pack_rggb(rggb)),
+                          "plane_of_pixel": [int(v) for v in plane_of_pixel(pattern).ravel()]})
+    return {"cases": cases}
+
+
+# ----------------------------------------------------------------------------- tiling
+
+def tiling_vectors() -> dict:
+    """Tile plans, axis weights and a few whole blend windows for several image sizes."""
+    configs = [  # (h, w, tile, overlap, stride) in packed-plane pixels
+        (300, 200, 128, 16, 8),
+        (5, 7, 128, 16, 8),
+        (37, 45, 16, 8, 4),
+        (64, 64, 64, 0, 1),
+        (130, 97, 32, 12, 4),
+        (50, 33, 16, 2, 2),
+        (1512, 2016, 256, 32, 8),
+        (2, 3, 8, 0, 8),
+    ]
+    cases = []
+    for h, w, tile, overlap, stride in configs:
+        tiles = plan_tiles(h, w, tile, overlap, stride)
+        rows = plan_axis(h, tile, overlap, stride)
+        cols = plan_axis(w, tile, overlap, stride)
+        case: dict[str, Any] = {
+            "h": h, "w": w, "tile": tile, "overlap": overlap, "stride": stride,
+            "tiles": [[t.y0, t.y1, t.cy0, t.cy1, t.x0, t.x1, t.cx0, t.cx1] for t in tiles],
+            "row_weights": [_floats(axis_weights(s, overlap)) for s in rows],
+            "col_weights": [_floats(axis_weights(s, overlap)) for s in cols],
+            "blend_weight_sums": [float(blend_weights(t, overlap).astype(np.float64).sum()) for t in tiles],
+        }
+        if len(tiles) <= 12 and tiles[0].y1 * tiles[0].x1 <= 1024:
+            case["blend_weights"] = [_floats(blend_weights(t, overlap)) for t in tiles]
+        cases.append(case)
+    invalid = []
+    for tile, overlap, stride in ((12, 4, 8), (16, 6, 4), (16, 16, 4), (16, -4, 4), (16, 4, 0)):
+        try:
+            plan_tiles(10, 10, tile, overlap, stride)
+        except TilingError:
+            invalid.append({"tile": tile, "overlap": overlap, "stride": stride})
+        else:
+            raise AssertionError(f"tiling accepted invalid parameters {(tile, overlap, stride)}")
+    return {"cases": cases, "invalid": invalid}
+
+
+class _TopLeftShift:
+    """A deterministic stand-in model whose output depends on the window it is given:
+    every plane plus that plane's top-left value (exact in float32 in any language)."""
+
+    def __init__(self, stride: int):
+        self.stride = stride
+
+    def __call__(self, planes: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        return planes + planes[:, :, :1, :1]
+
+
+def tiled_denoise_vectors() -> dict:
+    """Full ``denoise_planes`` runs with :class:`_TopLeftShift`, so blending and cropping are pinned."""
+    rng = np.random.default_rng(7)
+    cases = []
+    for h, w, tile, overlap, stride, batch in ((21, 27, 16, 8, 4, 3), (9, 5, 8, 4, 2, 1), (16, 24, 16, 0, 8, 2)):
+        planes = rng.normal(0.25, 0.1, size=(4, h, w)).astype(np.float32)
+        noise = NoiseProfile.uniform(2e-3, 1e-5, "synthetic").as_vector()
+        out = denoise_planes(_TopLeftShift(stride), planes, noise, tile=tile, overlap=overlap, batch=batch)
+        cases.append({"h": h, "w": w, "tile": tile, "overlap": overlap, "stride": stride, "batch": batch,
+                      "model": "add_top_left", "planes": _floats(planes), "noise": _floats(noise),
+                      "output": _floats(out)})
+    return {"cases": cases}
+
+
+# ----------------------------------------------------------------------------- bundle manifests
+
+BUNDLE_DIR = "bundle"
+_BUNDLE_PAYLOADS = {  # stand-in model files: only their sizes and digests matter to a manifest
+    "models/low.onnx": b"low-noise specialist, fp32\n" * 3,
+    "models/low_int8.onnx": b"low-noise specialist, int8\n",
+    "models/mid.onnx": b"mid-noise specialist, fp32\n" * 2,
+    "models/high.onnx": b"high-noise specialist, fp32\n",
+    "models/high.mlpackage/Manifest.json": b"{}\n",
+    "models/high.mlpackage/Data/model.mlmodel": b"core ml stand-in\n",
+}
+
+
+def _base_manifest() -> dict:
+    """A three-specialist manifest in the schema ``denoise.bundle`` reads, listing the stand-in files."""
+    files = {rel: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+             for rel, data in _BUNDLE_PAYLOADS.items()}
+    return {
+        "schema": "rawdenoise-bundle", "schema_version": 1, "sdk_version": "golden",
+        "io": {"inputs": [{"name": "noisy", "dtype": "float32", "shape": ["N", 4, "H", "W"]},
+                          {"name": "noise", "dtype": "float32", "shape": ["N", 8]}],
+               "outputs": [{"name": "denoised", "dtype": "float32", "shape": ["N", 4, "H", "W"]}],
+               "cfa": "canonical RGGB", "stride": 8, "tile": 256, "overlap": 32},
+        "selection": {"rule": "mean_a_boundaries", "rule_version": 1, "boundaries": [0.0005, 0.002]},
+        "specialists": [
+            {"name": "low", "a_range": [1e-4, 6e-4], "core_range": [1e-4, 0.0005],
+             "files": {"onnx": "models/low.onnx", "int8": "models/low_int8.onnx"}},
+            {"name": "mid", "a_range": [4e-4, 2.5e-3], "core_range": [0.0005, 0.002],
+             "files": {"onnx": "models/mid.onnx"}},
+            {"name": "high", "a_range": [1.6e-3, 0.012], "core_range": [0.002, 0.012],
+             "files": {"onnx": "models/high.onnx", "coreml": "models/high.mlpackage"}},
+        ],
+        "files": files,
+    }
+
+
+def _manifest_variants() -> list[tuple[str, dict]]:
+    """The base manifest and mutations of it that a loader must accept or refuse."""
+    def edit(change: Callable[[dict], Any]) -> dict:
+        m = copy.deepcopy(_base_manifest())
+        change(m)
+        return m
+
+    def spec(i: int, key: str, value: Any) -> Callable[[dict], Any]:
+        return lambda m: m["specialists"][i].__setitem__(key, value)
+
+    first = "models/low.onnx"
+    return [
+        ("valid", _base_manifest()),
+        ("valid without tile and overlap", edit(lambda m: [m["io"].pop("tile"), m["io"].pop("overlap")])),
+        ("valid schema_version as 1.0", edit(lambda m: m.__setitem__("schema_version", 1.0))),
+        ("wrong schema", edit(lambda m: m.__setitem__("schema", "other-bundle"))),
+        ("newer schema version", edit(lambda m: m.__setitem__("schema_version", 2))),
+        ("newer rule version", edit(lambda m: m["selection"].__setitem__("rule_version", 2))),
+        ("unknown rule", edit(lambda m: m["selection"].__setitem__("rule", "median_a"))),
+        ("stride zero", edit(lambda m: m["io"].__setitem__("stride", 0))),
+        ("stride not an integer", edit(lambda m: m["io"].__setitem__("stride", 8.0))),
+        ("no io", edit(lambda m: m.pop("io"))),
+        ("no selection", edit(lambda m: m.pop("selection"))),
+        ("boundaries descending", edit(lambda m: m["selection"].__setitem__("boundaries", [0.002, 0.0005]))),
+        ("boundary negative", edit(lambda m: m["selection"].__setitem__("boundaries", [-0.0005, 0.002]))),
+        ("too few boundaries", edit(lambda m: m["selection"].__setitem__("boundaries", [0.0005]))),
+        ("boundary off the core ranges", edit(lambda m: m["selection"].__setitem__("boundaries", [0.0005, 0.0021]))),
+        ("boundary within 1e-9 of the core range", edit(lambda m: m["selection"].__setitem__(
+            "boundaries", [0.0005, 0.002 * (1 + 1e-12)]))),
+        ("no specialists", edit(lambda m: m.__setitem__("specialists", []))),
+        ("specialist without name", edit(spec(1, "name", ""))),
+        ("duplicate names", edit(spec(2, "name", "low"))),
+        ("a_range starting at zero", edit(spec(0, "a_range", [0.0, 6e-4]))),
+        ("core_range reversed", edit(spec(0, "core_range", [0.0005, 1e-4]))),
+        ("specialist without files", edit(spec(1, "files", {}))),
+        ("specialist file not listed", edit(spec(1, "files", {"onnx": "models/other.onnx"}))),
+        ("no files listing", edit(lambda m: m.__setitem__("files", {}))),
+        ("unsafe parent path", edit(lambda m: m["files"].__setitem__("../evil.onnx", m["files"][first]))),
+        ("absolute path", edit(lambda m: m["files"].__setitem__("/etc/evil", m["files"][first]))),
+        ("drive path", edit(lambda m: m["files"].__setitem__("C:/evil.onnx", m["files"][first]))),
+        ("backslash path", edit(lambda m: m["files"].__setitem__("models\\low.onnx", m["files"][first]))),
+        ("manifest listed as a file", edit(lambda m: m["files"].__setitem__("manifest.json", m["files"][first]))),
+        ("digest mismatch", edit(lambda m: m["files"][first].__setitem__(
+            "sha256", ("0" if m["files"][first]["sha256"][0] != "0" else "1") + m["files"][first]["sha256"][1:]))),
+        ("size mismatch", edit(lambda m: m["files"][first].__setitem__("bytes", m["files"][first]["bytes"] + 1))),
+        ("missing file", edit(lambda m: m["files"].__setitem__("models/gone.onnx", {"sha256": "0" * 64, "bytes": 1}))),
+        ("file entry without digest", edit(lambda m: m["files"][first].pop("sha256"))),
+        ("file entry with fractional size", edit(lambda m: m["files"][first].__setitem__(
+            "bytes", float(m["files"][first]["bytes"])))),
+    ]
+
+
+def bundle_vectors(out_dir: Path) -> tuple[list[Path], dict]:
+    """A stand-in bundle folder plus manifest variants, each judged by :func:`denoise.bundle.load_bundle`,
+    and the specialist the valid bundle selects for the selector-vector profiles."""
+    root = out_dir / BUNDLE_DIR
+    written = []
+    for rel, data in _BUNDLE_PAYLOADS.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as tmp:
+            tmp.write_bytes(data)
+        written.append(path)
+    cases = []
+    with tempfile.TemporaryDirectory() as work:
+        for name, manifest in _manifest_variants():
+            trial = Path(work, f"case{len(cases)}")
+            shutil.copytree(root, trial)
+            (trial / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+            try:
+                load_bundle(trial)
+                valid = True
+            except BundleError:
+                valid = False
+            cases.append({"name": name, "valid": valid, "manifest_text": json.dumps(manifest)})
+    valid_manifest = _base_manifest()
+    written.append(_write_json(root / MANIFEST, valid_manifest))
+    bundle = load_bundle(root)
+    selections = []
+    for level in (1e-5, 0.0005, math.nextafter(0.0005, 0), 0.001, 0.002, math.nextafter(0.002, 1), 0.05):
+        profile = NoiseProfile.uniform(level, 1e-6, "metadata")
+        selections.append({"a": list(profile.a), "b": list(profile.b), "level": profile.level(),
+                           "specialist": bundle.select(profile).name})
+    paths = [{"path": p, "safe": safe_relative_path(p)}
+             for p in ("a.onnx", "models/a.onnx", "./models//a.onnx", "models/", "m:odel/a", "models/c:d", "", "/abs",
+                       "../up", "a/../../b", "a/..", "C:/x", "a\\b", "a\x00b", ".", "./", "..")]
+    return written, {"cases": cases, "selections": selections, "paths": paths}
+
+
+# ----------------------------------------------------------------------------- DNG fixtures
+
+def _dng_fixtures() -> list[dict]:
+    """Two small Bayer DNGs in the layouts a reader meets: little-endian strips with an odd
+    ActiveArea offset (the phase is relative to it), and big-endian 16×16 tiles."""
+    rng = np.random.default_rng(51041)
+    strips_full = rng.integers(0, 1024, size=(26, 30), dtype=np.uint16)
+    tiles_full = rng.integers(0, 4096, size=(40, 50), dtype=np.uint16)
+    return [
+        {"file": "grbg_strips_le.dng", "byteorder": "<", "data": strips_full, "rowsperstrip": 10, "tile": None,
+         "active_area": [2, 2, 25, 29], "cfa_pattern": [1, 0, 2, 1], "pattern": "GRBG",
+         "black_dim": [2, 2], "black": [64, 65, 66, 63], "black_type": "I", "white": 1023,
+         "noise_profile": [3.1e-4, 2.0e-6, 2.2e-4, 1.5e-6, 4.0e-4, 2.5e-6], "plane_colors": [0, 1, 2],
+         "as_shot_neutral": [(1, 2), (1, 1), (2, 3)], "orientation": 6},
+        {"file": "bggr_tiles_be.dng", "byteorder": ">", "data": tiles_full, "rowsperstrip": None, "tile": (16, 16),
+         "active_area": None, "cfa_pattern": [2, 1, 1, 0], "pattern": "BGGR",
+         "black_dim": [1, 1], "black": [256], "black_type": "2I", "white": 4095,
+         "noise_profile": [5.0e-4, 4.0e-6], "plane_colors": None,
+         "as_shot_neutral": None, "orientation": 1},
+    ]
+
+
+def _write_dng(path: Path, fx: dict) -> None:
+    """Write one fixture with tifffile: a minimal Bayer DNG (CFA photometric, DNG tags) as LibRaw reads it."""
+    black_values: list[Any] = fx["black"]
+    if fx["black_type"] == "2I":  # RATIONAL: numerator, denominator pairs
+        black_values = [v for b in fx["black"] for v in (b, 1)]
+    tags: list[tuple] = [
+        (33421, "H", 2, (2, 2), True),                       # CFARepeatPatternDim
+        (33422, "B", 4, tuple(fx["cfa_pattern"]), True),     # CFAPattern
+        (50706, "B", 4, (1, 4, 0, 0), True),                 # DNGVersion
+        (50707, "B", 4, (1, 1, 0, 0), True),                 # DNGBackwardVersion
+        (50708, "s", 0, "rawdenoise golden", True),          # UniqueCameraModel
+        (50713, "H", 2, tuple(fx["black_dim"]), True),       # BlackLevelRepeatDim
+        (50714, fx["black_type"], len(fx["black"]), tuple(black_values), True),  # BlackLevel
+        (50717, "I", 1, fx["white"], True),                  # WhiteLevel
+        (50721, "2i", 9, (1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1), True),  # ColorMatrix1
+        (50778, "H", 1, 21, True),                           # CalibrationIlluminant1 = D65
+        (51041, "d", len(fx["noise_profile"]), tuple(fx["noise_profile"]), True),  # NoiseProfile
+        (274, "H", 1, fx["orientation"], True),              # Orientation
+    ]
+    if fx["active_area"] is not None:
+        tags.append((50829, "I", 4, tuple(fx["active_area"]), True))
+    if fx["plane_colors"] is not None:
+        tags.append((50710, "B", 3, tuple(fx["plane_colors"]), True))
+    if fx["as_shot_neutral"] is not None:
+        tags.append((50728, "2I", 3, tuple(v for pair in fx["as_shot_neutral"] for v in pair), True))
+    kwargs: dict[str, Any] = {"photometric": 32803, "byteorder": fx["byteorder"], "extratags": tags,
+                              "metadata": None, "software": False}
+    if fx["tile"] is not None:
+        kwargs["tile"] = fx["tile"]
+    else:
+        kwargs["rowsperstrip"] = fx["rowsperstrip"]
+    with atomic_output(path) as tmp:
+        tifffile.imwrite(tmp, fx["data"], **kwargs)
+
+
+# The whole file path (denoise_raw + to_dn) with the stand-in model, small tiles so seams are crossed.
+PIPELINE = {"stride": 4, "tile": 8, "overlap": 4, "batch": 4}
+
+
+def _dng_expectation(fx: dict, path: Path) -> dict:
+    """What a DNG reader must report for one fixture, as the SDK's own reader (:func:`read_raw`,
+    LibRaw plus tifffile) sees it: phase, black tile, white, NoiseProfile, the active area's DN
+    and normalized mosaics, and ``to_dn`` of an edited mosaic (rounding and clipping on the way back)."""
+    raw = read_raw(path)
+    if raw.noise_profile is None:
+        raise AssertionError(f"{path}: fixture lost its NoiseProfile")
+    edited = raw.mosaic * np.float32(1.25) - np.float32(0.02)  # pushes values past white and below 0 DN
+    stand_in = Model(describe="add_top_left", runner_for=lambda profile: (_TopLeftShift(PIPELINE["stride"]), "stand-in"),
+                     tile=PIPELINE["tile"], overlap=PIPELINE["overlap"])
+    piped, _ = denoise_raw(raw, stand_in, raw.noise_profile, batch=PIPELINE["batch"])
+    return {"file": fx["file"], "height": int(raw.mosaic.shape[0]), "width": int(raw.mosaic.shape[1]),
+            "pattern": raw.pattern, "black": [float(v) for v in raw.black_levels.ravel()],
+            "white": float(raw.white_level), "noise_profile_values": list(fx["noise_profile"]),
+            "a": list(raw.noise_profile.a), "b": list(raw.noise_profile.b), "level": raw.noise_profile.level(),
+            "as_shot_neutral": list(raw.as_shot_neutral) if fx["as_shot_neutral"] else None,
+            "color_matrix_1": [float(v) for v in np.asarray(raw.color_matrix).ravel()],
+            "orientation": fx["orientation"],
+            "mosaic": [int(v) for v in raw.to_dn(raw.mosaic).ravel()],
+            "normalized": _floats(raw.mosaic),
+            "edited": _floats(edited), "edited_dn": [int(v) for v in raw.to_dn(edited).ravel()],
+            "pipeline": {**PIPELINE, "model": "add_top_left", "denoised": _floats(piped),
+                         "denoised_dn": [int(v) for v in raw.to_dn(piped).ravel()]}}
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _floats(array: np.ndarray) -> list[float]:
+    """Flatten (row-major) to Python floats; float32 values convert exactly and print shortest."""
+    return [float(v) for v in np.asarray(array).ravel()]
+
+
+def _write_json(path: Path, payload: dict) -> Path:
+    """One top-level key per line, each case of a list on its own line: stable, diffable, compact."""
+    lines = ["{"]
+    items = list(payload.items())
+    for i, (key, value) in enumerate(items):
+        sep = "," if i + 1 < len(items) else ""
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            body = ",\n".join("  " + json.dumps(v, separators=(",", ":"), allow_nan=False) for v in value)
+            lines.append(f"  {json.dumps(key)}: [\n{body}\n  ]{sep}")
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value, allow_nan=False)}{sep}")
+    lines.append("}")
+    with atomic_output(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    target = Path(args[0]) if args else COMMITTED_DIR
+    for path in write_golden_vectors(target):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

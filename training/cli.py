@@ -1,4 +1,4 @@
-"""``denoise train teacher|student|specialists --recipe FILE``: the training sub-command."""
+"""``denoise train teacher|student|specialists|compare --recipe FILE``: the training sub-command."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ EPILOG = """examples:
   denoise train student --recipe training/recipes/student_fm.yaml --out runs/student_fm --max-minutes 100
   denoise train student --recipe training/recipes/student_fm.yaml --out runs/student_fm --resume
   denoise train specialists --recipe training/recipes/specialists.yaml --out runs/specialists
+  denoise train compare --recipe training/recipes/compare.yaml --out runs/compare --max-minutes 100
   torchrun --nproc_per_node 4 -m denoise.cli train student --recipe … --out …   (DDP)
 """
 
@@ -17,7 +18,8 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a teacher, a student or noise-range specialists from a recipe",
                               description="Train from a versioned recipe (YAML) into a self-describing run dir.",
                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["teacher", "student", "specialists"], help="what the recipe trains")
+    p.add_argument("what", choices=["teacher", "student", "specialists", "compare"],
+                   help="what the recipe trains (compare: every distillation strategy at equal budget)")
     p.add_argument("--recipe", required=True, type=Path, help="recipe YAML, e.g. training/recipes/teacher.yaml")
     p.add_argument("--out", type=Path, help="run directory (default: runs/<recipe name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest.pt")
@@ -30,6 +32,11 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from .train import load_recipe, train
 
+    if args.what == "compare":
+        from .compare import compare_from_cli
+
+        return compare_from_cli(args.recipe, args.out, args.resume, args.max_minutes, args.steps,
+                                not args.no_progress)
     overrides = {"optim": {"steps": args.steps}} if args.steps else {}
     config = load_recipe(args.recipe, overrides)
     kind = config["kind"]

@@ -4,7 +4,7 @@ Run directory::
 
     config.yaml        the resolved recipe (every default filled in), including the seed
     run.json           versions, command line, start/end times, total wall time
-    latest.pt          resumable checkpoint (model + optimizer + scheduler + step)
+    latest.pt          resumable checkpoint (model + optimizer + scheduler + step + distillation-strategy state)
     best.pt            model checkpoint with the best mean validation PSNR (loadable by the SDK)
     route/step_*.pt    model checkpoints along the way (teachers: for route-based distillation)
     metrics.jsonl      one JSON object per log / validation event
@@ -35,6 +35,7 @@ from denoise.models.registry import atomic_torch_save, model_record
 
 from .data import NoisePrior, PairSampler, PoolSpec, build_pool, validation_set
 from .losses import PIXEL_LOSSES, FeatureMatchingLoss, output_distillation
+from .strategies.base import Batch, average_gradients
 
 DEFAULTS: dict[str, Any] = {
     "name": "run",
@@ -47,7 +48,7 @@ DEFAULTS: dict[str, Any] = {
              "cache_dir": "cache", "workers": 2, "batch": 16, "patch": 128,
              "noise": {"a_range": [1e-4, 2e-2], "b_sigma": 0.26}},
     "optim": {"lr": 2e-3, "weight_decay": 0.0, "steps": 1000, "warmup": 100, "grad_clip": 1.0, "min_lr_ratio": 0.02},
-    "loss": {"pixel": "l1", "pixel_weight": 1.0, "feature_matching": None, "output_distill": None},
+    "loss": {"pixel": "l1", "pixel_weight": 1.0, "feature_matching": None, "output_distill": None, "strategy": None},
     "schedule": {"log_every": 20, "val_every": 250, "ckpt_every": 100, "route_every": 0},
     "validation": {"levels": [1e-4, 1e-3, 5e-3, 2e-2], "scenes": 6, "patch": 128, "seed": 0},
 }
@@ -138,7 +139,6 @@ class _Dist:
 
 
 def _versions() -> dict:
-    import onnxruntime  # noqa: F401  (recorded for reproducibility of exported bundles)
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
             "machine": platform.machine(), "cpu_count": os.cpu_count()}
 
@@ -174,13 +174,6 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
         model = model.to(memory_format=torch.channels_last)
     optim_cfg = config["optim"]
     optimizer = torch.optim.AdamW(model.parameters(), lr=optim_cfg["lr"], weight_decay=optim_cfg["weight_decay"])
-    step, best, history_s = 0, -math.inf, 0.0
-    if resume:
-        state = torch.load(latest, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"]["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, best, history_s = int(state["step"]), float(state["best"]), float(state.get("wall_s", 0.0))
-    train_model: nn.Module = nn.parallel.DistributedDataParallel(model) if ddp.enabled else model
 
     data_cfg = config["data"]
     pool_spec = PoolSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in data_cfg["pool"].items()})
@@ -208,6 +201,24 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
         odc = loss_cfg["output_distill"]
         od_teacher = load_checkpoint(odc["teacher"]).to(device).eval()
         od_weight = float(odc.get("weight", 1.0))
+    strategy, strategy_params = None, []
+    if loss_cfg.get("strategy"):  # training/strategies: RCO, ESKD, AFD, DFA, EMD
+        from .strategies import StrategyContext, build_strategy
+
+        strategy = build_strategy(loss_cfg["strategy"], StrategyContext(model, device, config, sampler))
+        strategy_params = [p for m in strategy.student_modules() for p in m.parameters()]
+        if strategy_params:
+            optimizer.add_param_group({"params": strategy_params})
+
+    step, best, history_s = 0, -math.inf, 0.0
+    if resume:
+        state = torch.load(latest, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"]["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        if strategy is not None:
+            strategy.load_state_dict(state["strategy"])
+        step, best, history_s = int(state["step"]), float(state["best"]), float(state.get("wall_s", 0.0))
+    train_model: nn.Module = nn.parallel.DistributedDataParallel(model) if ddp.enabled else model
 
     sched = config["schedule"]
     if ddp.main:
@@ -233,7 +244,8 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
             return
         if kind == "latest":
             atomic_torch_save({"model": model_record(model, meta()), "optimizer": optimizer.state_dict(),
-                               "step": step, "best": best, "wall_s": history_s + (time.time() - t0)}, latest)
+                               "step": step, "best": best, "wall_s": history_s + (time.time() - t0),
+                               **({"strategy": strategy.state_dict()} if strategy is not None else {})}, latest)
         elif kind == "best":
             atomic_torch_save(model_record(model, meta()), run_dir / "best.pt")
         else:
@@ -253,6 +265,8 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
         noisy, clean, noise = (t.to(device) for t in sampler.batch_at(step))
         if device.type == "cpu":
             noisy, clean = noisy.contiguous(memory_format=torch.channels_last), clean.contiguous(memory_format=torch.channels_last)
+        if strategy is not None:
+            strategy.begin_step(step)
         pred = train_model(noisy, noise)
         terms = {"pixel": loss_cfg["pixel_weight"] * pixel_loss(pred, clean, noise)}
         if fm is not None:
@@ -261,14 +275,19 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
             with torch.no_grad():
                 t_out = od_teacher(noisy, noise)
             terms["output_distill"] = od_weight * output_distillation(pred, t_out, noise)
+        if strategy is not None and strategy.teacher_needed(step):
+            terms.update(strategy.loss_terms(step, Batch(noisy, clean, noise), pred))
         loss = sum(terms.values())
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower optim.lr in the recipe")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        average_gradients(strategy_params)  # DDP averages only the model's own gradients
         if optim_cfg["grad_clip"]:
-            nn.utils.clip_grad_norm_(model.parameters(), optim_cfg["grad_clip"])
+            nn.utils.clip_grad_norm_([*model.parameters(), *strategy_params], optim_cfg["grad_clip"])
         optimizer.step()
+        if strategy is not None:
+            strategy.end_step(step, Batch(noisy, clean, noise), pred.detach())
         step += 1
         window_n += noisy.shape[0] * ddp.world
         bar.update(1)
@@ -277,6 +296,7 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
             window_t, window_n = time.time(), 0
             bar.set_postfix(loss=f"{loss.item():.4f}", patches_s=f"{rate:.1f}")
             log({"step": step, "loss": loss.item(), **{k: v.item() for k, v in terms.items()},
+                 **(strategy.status() if strategy is not None else {}),
                  "lr": optimizer.param_groups[0]["lr"], "patches_per_s": rate, "wall_s": history_s + time.time() - t0})
         if ddp.main and (step % sched["val_every"] == 0 or step == optim_cfg["steps"]):
             last_val = validate(model, val)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .feature_align import FeatureAlignStudent
+from .searched import SearchedStudent
 from .teacher import UNetTeacher
 
 FORMAT = "rawdenoise-model"
@@ -37,6 +38,7 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "feature_align": FeatureAlignStudent,
     "plain": _plain_student,
     "teacher": UNetTeacher,
+    "searched": SearchedStudent,  # blocks chosen by training/strategies/student_search.py
 }
 
 

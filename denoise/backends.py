@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import os
 from typing import Protocol
 
 import numpy as np
@@ -48,3 +49,47 @@ class TorchRunner:
         n = torch.from_numpy(np.ascontiguousarray(noise, dtype=np.float32)).to(self.device)
         with torch.inference_mode():
             return self.model(x, n).float().cpu().numpy()
+
+
+class OnnxRunnerError(ValueError):
+    """An ONNX / ORT model file that cannot serve as a denoiser runner."""
+
+
+class OnnxRunner:
+    """Runs an exported ``.onnx`` or ``.ort`` file with ONNX Runtime (fp32, fp16 or INT8 QDQ alike).
+
+    The stride comes from the file's ``rawdenoise.stride`` metadata (written by ``export.onnx`` and
+    kept by the ``.ort`` conversion and quantization) unless given.
+    """
+
+    def __init__(self, path: str | os.PathLike, stride: int | None = None, threads: int | None = None,
+                 providers: list[str] | None = None, name: str = "onnx") -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=options,
+                                                providers=providers or ["CPUExecutionProvider"])
+        except Exception as err:  # ORT raises its own Fail/InvalidGraph/NoSuchFile types
+            raise OnnxRunnerError(f"{path}: ONNX Runtime cannot load this model "
+                                  f"({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__})") from None
+        names = {i.name for i in self.session.get_inputs()}
+        if names != {"noisy", "noise"}:
+            raise OnnxRunnerError(f"{path}: expected inputs 'noisy' and 'noise', found {sorted(names)}; "
+                                  "export the model with 'denoise export'")
+        if stride is None:
+            meta = self.session.get_modelmeta().custom_metadata_map
+            if "rawdenoise.stride" not in meta:
+                raise OnnxRunnerError(f"{path}: no 'rawdenoise.stride' metadata; pass the model's stride explicitly")
+            stride = int(meta["rawdenoise.stride"])
+        self.stride = int(stride)
+        self.output = self.session.get_outputs()[0].name
+        self.name = name
+        self.path = str(path)
+
+    def __call__(self, planes: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        feeds = {"noisy": np.ascontiguousarray(planes, dtype=np.float32),
+                 "noise": np.ascontiguousarray(noise, dtype=np.float32)}
+        return self.session.run([self.output], feeds)[0].astype(np.float32, copy=False)

@@ -52,7 +52,7 @@ def write_noisy_dng(path: Path, a: float, seed: int = 0) -> tuple[np.ndarray, No
 
 
 def run_demo(out_dir: Path, a: float = 4e-3, seed: int = 0, model_path: Path | None = None,
-             backend: str = "torch") -> dict:
+             backend: str = "onnx") -> dict:
     """Run the demo into ``out_dir``; returns the figures it prints."""
     import time
 

@@ -6,13 +6,16 @@ there are several). For each specialist the float torch checkpoint is the refere
 
 * ``onnx``  fp32 ONNX, parity-checked against torch through the tiled runtime path (refused beyond
   1e-4); ``int8``, ``fp16`` and ``ort`` are derived from it, so it is always included with them;
-* ``int8``  static QDQ INT8 calibrated on noisy crops of the specialist's own training range;
+* ``int8``  static QDQ INT8 calibrated on noisy crops of the specialist's own training range, the
+  convs that cost the most kept float until it loses at most ``int8_max_drop_db`` of denoising PSNR
+  per noise level (measured on the calibration crops; the chosen convs are listed in the manifest);
 * ``fp16``  fp16 conv body; ``ort`` ORT-format fp32 (and ``int8_ort`` when int8 is also asked);
 * ``coreml`` ``.mlpackage`` with enumerated tile sizes; ``pte`` ExecuTorch (optional dependency).
 
-Lossy formats get their PSNR / max abs difference against the float model on held-out crops
-recorded in the manifest. The bundle is built in a temporary folder beside the target, verified
-with :func:`denoise.bundle.load_bundle`, then renamed into place; ``--zip`` adds ``BUNDLE.zip``.
+Lossy formats get their PSNR / max abs difference against the float model, and the denoising PSNR
+they lose next to it (worst noise-level group), on held-out crops recorded in the manifest. The
+bundle is built in a temporary folder beside the target, verified with
+:func:`denoise.bundle.load_bundle`, then renamed into place; ``--zip`` adds ``BUNDLE.zip``.
 """
 from __future__ import annotations
 
@@ -42,8 +45,8 @@ from .calibration import CALIBRATION_SEED, QUALITY_SEED, noisy_crops
 from .coreml import DEFAULT_TILES, export_coreml
 from .mobile import PteRunner, convert_to_ort, export_pte
 from .onnx import DEFAULT_OPSET, export_onnx
-from .quantize import convert_fp16, quantize_int8
-from .verify import check_parity, quality
+from .quantize import INT8_MAX_DROP_DB, PERCENTILE, convert_fp16, quantize_int8
+from .verify import NOISE_GROUPS, check_parity, quality
 
 FORMATS = ("onnx", "int8", "fp16", "ort", "coreml", "pte")
 DEFAULT_FORMATS = ("onnx", "int8", "fp16", "ort", "coreml")
@@ -69,6 +72,7 @@ class ExportOptions:
     int8_target: str = "x86"
     keep_float: tuple[str, ...] = ("first", "last")
     int8_calibration: str = "percentile"
+    int8_max_drop_db: float | None = INT8_MAX_DROP_DB  # None: quantize every conv but keep_float, whatever it costs
     tile: int = DEFAULT_TILE
     overlap: int = DEFAULT_OVERLAP
     coreml_tiles: tuple[tuple[int, int], ...] = DEFAULT_TILES
@@ -253,13 +257,21 @@ def _export_specialist(src: SpecialistSource, index: int, work: Path, formats: S
         crops = noisy_crops(src.a_range, options.calibration_crops, options.crop_size,
                             seed=CALIBRATION_SEED + 1000 * index)
         q = quantize_int8(work / files["onnx"], work / files["int8"], crops, options.int8_target, options.keep_float,
-                          options.int8_calibration)
+                          options.int8_calibration, options.int8_max_drop_db)
         entry["int8"] = {"target": options.int8_target, "float_convs": list(q.float_nodes)}
+        if q.mixed is not None:
+            entry["int8"]["mixed_precision"] = q.mixed.to_json()
+            log(f"{name}: INT8 keeps {len(q.mixed.kept)} more conv(s) float: {q.mixed.drop_before_db:.2f} -> "
+                f"{q.mixed.drop_db:.2f} dB PSNR drop on the calibration crops")
         entry["quality"]["int8"] = quality(reference, OnnxRunner(str(q.path)), held_out).to_json()
-        psnr = entry["quality"]["int8"]["psnr_db"]
+        psnr, drop = entry["quality"]["int8"]["psnr_db"], entry["quality"]["int8"]["psnr_drop_db"]
         if psnr is not None and psnr < INT8_WARN_DB:
             log(f"{name}: warning: INT8 agrees with the float model to only {psnr} dB over a {list(src.a_range)}; "
                 "one set of 8-bit ranges cannot cover a wide noise range: export noise-range specialists for INT8")
+        if options.int8_max_drop_db is not None and drop > options.int8_max_drop_db:
+            log(f"{name}: warning: INT8 loses {drop} dB of PSNR on the held-out crops, over the "
+                f"{options.int8_max_drop_db} dB budget met on the calibration crops; lower --int8-max-drop for a "
+                "margin or raise --calibration-crops")
     if "fp16" in formats:
         log(f"{name}: fp16")
         files["fp16"] = f"{name}.fp16.onnx"
@@ -321,13 +333,22 @@ def write_bundle(sources: Sequence[SpecialistSource], boundaries: Sequence[float
                           "boundaries": [float(b) for b in boundaries]},
             "export": {"formats": list(formats), "opset": options.opset,
                        "int8": {"target": options.int8_target, "quantized": "convs only (QDQ, per-channel weights)",
-                                "keep_float": list(options.keep_float), "calibration": options.int8_calibration},
+                                "keep_float": list(options.keep_float), "calibration": options.int8_calibration,
+                                **({"percentile": PERCENTILE} if options.int8_calibration == "percentile" else {}),
+                                "max_drop_db": options.int8_max_drop_db,
+                                "mixed_precision": "convs ranked by the PSNR lost when each alone is INT8; the most "
+                                                   "sensitive kept float until the drop next to the float model on "
+                                                   "the calibration crops is within max_drop_db in each of "
+                                                   f"{NOISE_GROUPS} noise-level groups"},
                        "calibration": {"crops": options.calibration_crops, "size": options.crop_size,
                                        "seed": CALIBRATION_SEED, "seed_per_specialist": "seed + 1000 * index",
                                        "noise": "a log-uniform over the specialist's a_range"},
                        "quality_set": {"crops": options.quality_crops, "size": options.crop_size, "seed": QUALITY_SEED,
                                        "seed_per_specialist": "seed + 1000 * index",
-                                       "compared_with": "float torch model output (PSNR peak 1)"},
+                                       "compared_with": "float torch model output (PSNR peak 1)",
+                                       "psnr_drop_db": "denoising PSNR against the clean planes (clipped to [0, 1]) "
+                                                       "lost next to the float model: worst mean over "
+                                                       f"{NOISE_GROUPS} groups of crops ordered by noise level"},
                        "measured_on": f"{platform.machine()} onnxruntime {onnxruntime.__version__}"},
             "specialists": entries,
         }

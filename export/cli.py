@@ -2,19 +2,35 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 EXAMPLE = """example:
   denoise export runs/specialists -o bundles/phone --zip
   denoise export runs/student_fm/best.pt -o bundle --formats onnx,int8,ort --int8-target arm
   denoise export s0.pt s1.pt -o bundle --formats onnx --keep-float first,last
+  denoise export runs/specialists -o bundle --formats onnx,int8 --int8-max-drop 0.1
 
 A run directory with specialists.json exports every specialist with the selector boundaries;
-one with best.pt exports a single generalist. 'onnx' is always included with int8/fp16/ort."""
+one with best.pt exports a single generalist. 'onnx' is always included with int8/fp16/ort.
+INT8 keeps in float the convs that cost the most denoising PSNR until it loses at most
+--int8-max-drop dB per noise level; the manifest lists them with the measured losses."""
 
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(w.strip() for w in text.split(",") if w.strip())
+
+
+def _budget(text: str) -> float | None:
+    if text.strip().lower() in ("off", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"a PSNR budget in dB >= 0, or 'off'; got {text!r}")
+    return value
 
 
 def _tiles(text: str) -> tuple[tuple[int, int], ...]:
@@ -53,6 +69,10 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> argparse.Argum
                              f"head), both, or '' for none (default: {','.join(defaults.keep_float)})")
     parser.add_argument("--int8-calibration", choices=("percentile", "minmax"), default=defaults.int8_calibration,
                         help=f"activation range estimate for INT8 (default: {defaults.int8_calibration})")
+    parser.add_argument("--int8-max-drop", type=_budget, default=defaults.int8_max_drop_db, metavar="DB",
+                        help="keep the convs that cost the most in float until INT8 loses at most DB of denoising PSNR "
+                             "per noise level on the calibration crops; 'off' quantizes every conv but --keep-float "
+                             f"(default: {defaults.int8_max_drop_db})")
     parser.add_argument("--tile", type=int, default=defaults.tile, help=f"recommended runtime tile, packed pixels (default: {defaults.tile})")
     parser.add_argument("--overlap", type=int, default=defaults.overlap, help=f"recommended tile overlap (default: {defaults.overlap})")
     parser.add_argument("--coreml-tiles", type=_tiles, default=defaults.coreml_tiles, metavar="HxW,…",
@@ -68,7 +88,8 @@ def run_export(args: argparse.Namespace) -> int:
     from .bundle import ExportOptions, sources_from_inputs, write_bundle
 
     options = ExportOptions(formats=args.formats, int8_target=args.int8_target, keep_float=args.keep_float,
-                            int8_calibration=args.int8_calibration, tile=args.tile, overlap=args.overlap, coreml_tiles=args.coreml_tiles,
+                            int8_calibration=args.int8_calibration, int8_max_drop_db=args.int8_max_drop,
+                            tile=args.tile, overlap=args.overlap, coreml_tiles=args.coreml_tiles,
                             coreml_int8=args.coreml_int8, calibration_crops=args.calibration_crops)
     sources, boundaries = sources_from_inputs(args.inputs)
     manifest = write_bundle(sources, boundaries, args.output, options, make_zip=args.zip,

@@ -11,8 +11,26 @@ modulation ``h·(1+γ)+β``, the normalization and the output) stays float. Meas
 student, per noise sub-range, against its fp32 output: quantizing the element-wise ops as well cost
 up to 3 dB of denoising PSNR, convs-only cost 0.2–0.9 dB. The first convs (which read the normalized
 input, whose signal and noise-map channels differ in scale by 100×) and the last (the residual head)
-can stay float (``keep_float``; both by default: +0.3–1.8 dB). Percentile calibration (99.999 %)
-beat MinMax by 0.1–0.2 dB on the trained model; both are available.
+can stay float (``keep_float``; both by default: +0.3–1.8 dB).
+
+Where the remaining loss comes from (partly trained student, 4 sub-ranges of a in [1e-4, 2e-2]):
+8-bit *activations*, not weights (8-bit weights with 16-bit activations lose ≤ 0.04 dB, 16-bit
+weights with 8-bit activations lose as much as all-8-bit), and almost only at full resolution. The
+model sees its input divided by the noise scale, so at low noise the full-resolution features carry
+the image at up to ~100× the noise amplitude (ranges of ±200 around a median of ~1), and 256 levels
+cannot hold both. Quantized alone at the lowest noise, each conv that reads or writes full-resolution
+features (the level-0 decoder block, the level-0 Feature-Align head, the 1×1 convs into and out of
+level 1) costs 0.1–2.2 dB; every conv deeper in the U-Net, the coarser Feature-Align heads included,
+≤ 0.07 dB. Calibration helps a little: the 99.99th percentile clips the rare extremes that the
+99.999th and MinMax keep (2.4 instead of 3.1 and 3.8 dB at the lowest noise); the 99.9th clips more
+and lets the search below keep fewer convs float, but then one sub-range misses the bar on held-out
+crops.
+
+Hence the *budgeted mixed precision* (``max_drop_db``): convs are ranked by the denoising PSNR lost
+when each alone is INT8, and the most sensitive are kept float until the loss next to the float model
+on the calibration crops is within the budget in every noise-level group (the project's bar: 0.2 dB).
+On the student that keeps 2–6 full-resolution convs float (more at low noise). Calibration runs once
+and its ranges are reused for every candidate model.
 
 INT8 presets: ``x86`` = uint8 activations, int8 per-channel weights, ``reduce_range`` (avoids the
 16-bit accumulator saturation of AVX2 machines without VNNI); ``arm`` = int8/int8 (phones; on an
@@ -22,25 +40,58 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from denoise.backends import OnnxRunner
+
 from . import ExportError
 from .atomic import remove, temp_path_beside, write_bytes
 from .calibration import CalibrationReader, NoisyCrop
+from .verify import denoising_psnr, level_drop
 
 INT8_TARGETS = ("x86", "arm")
 KEEP_FLOAT_CHOICES = ("first", "last")
 CALIBRATIONS = ("percentile", "minmax")
-PERCENTILE = 99.999
+PERCENTILE = 99.99
+INT8_MAX_DROP_DB = 0.2  # the project's bar (issue "Export to phones"): denoising PSNR INT8 may cost per noise level
 FP16_BLOCKED_OPS = ("Resize",)  # fp16 Resize is a known source of wrong results in ORT converters
 CONV_OPS = ("Conv", "ConvTranspose")
+
+
+@dataclass(frozen=True)
+class FloatChoice:
+    """One conv the mixed-precision search kept float: its PSNR cost when it alone is INT8, and the
+    loss of the whole model once it (and every conv chosen before it) is float."""
+
+    node: str
+    module: str
+    alone_db: float
+    drop_after_db: float
+
+
+@dataclass(frozen=True)
+class MixedPrecision:
+    """The evidence for a budgeted INT8 model, measured on the calibration crops against the float model
+    (worst noise-level group, :func:`export.verify.level_drop`)."""
+
+    max_drop_db: float
+    drop_before_db: float  # with only ``keep_float`` in float
+    drop_db: float  # with ``kept`` in float as well
+    kept: tuple[FloatChoice, ...]  # most sensitive first
+
+    def to_json(self) -> dict[str, Any]:
+        return {"max_drop_db": self.max_drop_db, "drop_before_db": round(self.drop_before_db, 3),
+                "drop_db": round(self.drop_db, 3), "measured_on": "calibration crops, worst noise-level group",
+                "kept_float": [{"node": c.node, "module": c.module, "alone_db": round(c.alone_db, 3),
+                                "drop_after_db": round(c.drop_after_db, 3)} for c in self.kept]}
 
 
 @dataclass(frozen=True)
@@ -50,6 +101,7 @@ class QuantizedModel:
     path: Path
     target: str
     float_nodes: tuple[str, ...]
+    mixed: MixedPrecision | None = None  # set when a PSNR budget chose some of ``float_nodes``
 
 
 def _conv_reach(graph: onnx.GraphProto) -> tuple[set[str], set[str]]:
@@ -89,6 +141,11 @@ def boundary_convs(graph: onnx.GraphProto, which: Iterable[str]) -> list[str]:
         ("first" in which and n.name not in after_conv) or ("last" in which and n.name not in before_conv))]
 
 
+def conv_modules(graph: onnx.GraphProto) -> dict[str, str]:
+    """Conv node name → the torch module it came from (its weight's name without ``.weight``)."""
+    return {n.name: n.input[1].removesuffix(".weight") for n in graph.node if n.op_type in CONV_OPS}
+
+
 def _unnamed_check(graph: onnx.GraphProto, path: Path) -> None:
     names = [n.name for n in graph.node]
     if any(not name for name in names) or len(set(names)) != len(names):
@@ -103,45 +160,103 @@ def _copy_metadata(src: onnx.ModelProto, dst: onnx.ModelProto, precision: str) -
     dst.metadata_props.add(key="rawdenoise.precision", value=precision)
 
 
+class _Quantizer:
+    """Static QDQ quantization of one prepared model with every conv not excluded; the activation
+    ranges are calibrated on the first call and reused (from a cache file) by every later one."""
+
+    def __init__(self, prepared: Path, cache: Path, crops: Sequence[NoisyCrop], target: str, calibration: str) -> None:
+        from onnxruntime.quantization import CalibrationMethod, QuantType
+
+        self.prepared, self.cache, self.crops = prepared, cache, list(crops)
+        self.activation, self.reduce_range = (QuantType.QUInt8, True) if target == "x86" else (QuantType.QInt8, False)
+        self.method = CalibrationMethod.Percentile if calibration == "percentile" else CalibrationMethod.MinMax
+
+    def __call__(self, exclude: Sequence[str], out: Path) -> Path:
+        from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+        with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrators print progress
+            quantize_static(str(self.prepared), str(out), CalibrationReader(self.crops), quant_format=QuantFormat.QDQ,
+                            op_types_to_quantize=list(CONV_OPS), per_channel=True, reduce_range=self.reduce_range,
+                            activation_type=self.activation, weight_type=QuantType.QInt8, calibrate_method=self.method,
+                            nodes_to_exclude=list(exclude), extra_options={"CalibPercentile": PERCENTILE},
+                            calibration_cache_path=str(self.cache))
+        return out
+
+
+def _keep_float_within(budget_db: float, quantize: _Quantizer, graph: onnx.GraphProto, kept: Sequence[str],
+                       reference: OnnxRunner, scratch: Path) -> MixedPrecision:
+    """Greedy mixed precision: keep the convs that cost the most when quantized alone in float, most
+    sensitive first, until the loss on the calibration crops is within ``budget_db``.
+
+    Ranking once by the single-conv cost needs one model per conv plus one per kept conv; a full greedy
+    search (re-ranking after every kept conv) needs one per conv per step. On the trained student at the
+    lowest noise both kept the same 6 convs, the full search from 172 models instead of 37.
+    """
+    crops = quantize.crops
+    ref_psnr = denoising_psnr(reference, crops)
+
+    def drop_with_float(exclude: Sequence[str]) -> float:
+        runner = OnnxRunner(quantize(exclude, scratch), stride=reference.stride)
+        return level_drop(crops, ref_psnr, denoising_psnr(runner, crops))
+
+    modules = conv_modules(graph)
+    drop = before = drop_with_float(kept)
+    choices: list[FloatChoice] = []
+    if before > budget_db:
+        candidates = [name for name in modules if name not in kept]
+        alone = {name: drop_with_float([other for other in modules if other != name]) for name in candidates}
+        floating = list(kept)
+        for name in sorted(candidates, key=lambda n: -alone[n]):
+            floating.append(name)
+            drop = drop_with_float(floating)
+            choices.append(FloatChoice(name, modules[name], alone[name], drop))
+            if drop <= budget_db:
+                break
+    return MixedPrecision(budget_db, before, drop, tuple(choices))
+
+
 def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, crops: Sequence[NoisyCrop],
                   target: str = "x86", keep_float: Sequence[str] = ("first", "last"),
-                  calibration: str = "percentile") -> QuantizedModel:
+                  calibration: str = "percentile", max_drop_db: float | None = None) -> QuantizedModel:
     """Static QDQ INT8 of the convs of an exported fp32 model, calibrated on ``crops``.
 
-    ``float_nodes`` of the result lists the convs kept in float (everything else not a conv is float).
+    ``float_nodes`` of the result lists the convs kept in float (everything else not a conv is float):
+    the ``keep_float`` boundary convs and, with ``max_drop_db``, those the budgeted search kept (see
+    :class:`MixedPrecision`; the crops' clean planes measure the denoising PSNR). ``None`` quantizes
+    every other conv whatever it costs.
     """
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
+    from onnxruntime.quantization import quant_pre_process
 
     if target not in INT8_TARGETS:
         raise ExportError(f"--int8-target must be one of {', '.join(INT8_TARGETS)}, got {target!r}")
     if calibration not in CALIBRATIONS:
         raise ExportError(f"INT8 calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
+    if max_drop_db is not None and not (math.isfinite(max_drop_db) and max_drop_db >= 0):
+        raise ExportError(f"--int8-max-drop must be a PSNR budget in dB >= 0 (or 'off'), got {max_drop_db}")
     if not crops:
         raise ExportError(f"{out_path}: INT8 calibration needs at least one noisy crop")
     fp32_path, out_path = Path(fp32_path), Path(out_path)
-    activation, reduce_range = (QuantType.QUInt8, True) if target == "x86" else (QuantType.QInt8, False)
-    method = CalibrationMethod.Percentile if calibration == "percentile" else CalibrationMethod.MinMax
-    prepared, quantized = temp_path_beside(out_path, ".pre.onnx"), temp_path_beside(out_path, ".q.onnx")
+    temps = [temp_path_beside(out_path, suffix) for suffix in (".pre.onnx", ".q.onnx", ".try.onnx", ".ranges.json")]
+    prepared, quantized, scratch, cache = temps
     try:
         # Symbolic shape inference cannot resolve the dynamic H/W on its own: auto_merge lets it.
         quant_pre_process(str(fp32_path), str(prepared), auto_merge=True)
         graph = onnx.load(str(prepared)).graph
         _unnamed_check(graph, fp32_path)
         kept = boundary_convs(graph, keep_float)
-        with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrators print progress
-            quantize_static(str(prepared), str(quantized), CalibrationReader(list(crops)),
-                            quant_format=QuantFormat.QDQ, op_types_to_quantize=list(CONV_OPS), per_channel=True,
-                            reduce_range=reduce_range, activation_type=activation, weight_type=QuantType.QInt8,
-                            calibrate_method=method, nodes_to_exclude=kept,
-                            extra_options={"CalibPercentile": PERCENTILE})
-        proto = onnx.load(str(quantized))
+        quantize = _Quantizer(prepared, cache, crops, target, calibration)
+        mixed = None
+        if max_drop_db is not None:
+            mixed = _keep_float_within(max_drop_db, quantize, graph, kept, OnnxRunner(fp32_path), scratch)
+            kept += [choice.node for choice in mixed.kept]
+        proto = onnx.load(str(quantize(kept, quantized)))
         _copy_metadata(onnx.load(str(fp32_path), load_external_data=False), proto, f"int8-{target}-{calibration}")
         onnx.checker.check_model(proto)
         write_bytes(out_path, proto.SerializeToString())
     finally:
-        remove(prepared)
-        remove(quantized)
-    return QuantizedModel(out_path, target, tuple(kept))
+        for temp in temps:
+            remove(temp)
+    return QuantizedModel(out_path, target, tuple(kept), mixed)
 
 
 def _cast(name: str, src: str, dst: str, to: int) -> onnx.NodeProto:

@@ -71,7 +71,7 @@ def test_model_spec_runs_a_checkpoint_through_the_tiled_engine(tmp_path):
     model = build_model("feature_align", widths=[4, 8], enc_blocks=[0, 1], dec_blocks=[1], fa_hidden=[4, 4])
     save_checkpoint(model, tmp_path / "tiny.pt")
     method = method_from_spec(f"model:{tmp_path / 'tiny.pt'}", device="cpu")
-    assert method.name == "model:tiny.pt"
+    assert method.name == f"model:{tmp_path / 'tiny.pt'}"
     planes = np.random.default_rng(1).uniform(0, 1, size=(4, 20, 22)).astype(np.float32)
     out = method(planes, NoiseProfile.uniform(1e-3, 1e-5))
     assert out.shape == planes.shape and out.dtype == np.float32 and np.isfinite(out).all()
@@ -82,3 +82,22 @@ def test_unknown_method_spec_is_a_clear_error():
         method_from_spec("nlm")
     with pytest.raises(MethodSpecError, match="model:PATH"):
         method_from_spec("model:")
+
+
+def test_two_checkpoints_with_the_same_file_name_stay_apart(tmp_path):
+    import pytest
+
+    from denoise.eval.methods import method_from_spec
+    from denoise.eval.metrics import run_synth_benchmark
+    from denoise.models import build_model, save_checkpoint
+
+    paths = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        paths.append(tmp_path / name / "best.pt")
+        save_checkpoint(build_model("feature_align", widths=[8, 16], enc_blocks=[0, 1], dec_blocks=[1],
+                                    fa_hidden=[4, 4]), paths[-1])
+    methods = [method_from_spec(f"model:{p}") for p in paths]
+    assert methods[0].name != methods[1].name
+    with pytest.raises(ValueError, match="named once"):
+        run_synth_benchmark([methods[0], methods[0]], 1, [1e-3], tmp_path / "r.json", progress=False, size=64)

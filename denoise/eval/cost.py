@@ -3,8 +3,10 @@
 Measured per backend (torch; ONNX Runtime fp32 and INT8 when their files are given):
 one 512×512 Bayer tile through the runner, a 12 MP frame (4000×3000) through the tiled engine,
 and a 12 MP DNG end to end (read → noise profile → denoise → write DNG) in a fresh subprocess
-whose peak resident memory is the figure reported. Every timing is the median of ``repeats``
-after ``warmup`` runs. The machine's FP32 matmul rate is measured too, as the roofline a model's
+whose peak resident memory is the figure reported. Once for all backends: the tiled engine's own
+cost (the frame through a model that only copies its input) and the blind noise estimate on the
+frame (what runs instead of the file's NoiseProfile when it has none). Every timing is the median
+of ``repeats`` after ``warmup`` runs. The machine's FP32 matmul rate is measured too, as the roofline a model's
 MACs can be compared against. The target to report against: 12 MP end to end ≤ 1 s on 2 cores.
 """
 from __future__ import annotations
@@ -52,6 +54,33 @@ def fp32_roofline_gflops(n: int = 1024, warmup: int = 2, repeats: int = 10) -> f
     b = torch.randn(n, n)
     seconds = median_seconds(lambda: torch.mm(a, b), warmup, repeats)
     return 2.0 * n ** 3 / seconds / 1e9
+
+
+class _CopyRunner:
+    """A model that costs nothing but a copy: what a frame then takes is the tiled engine itself."""
+
+    name = "copy"
+
+    def __init__(self, stride: int) -> None:
+        self.stride = stride
+
+    def __call__(self, planes: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        return planes.copy()
+
+
+def _overheads(noisy: np.ndarray, planes: np.ndarray, noise: np.ndarray, stride: int, tile: int, overlap: int,
+               warmup: int, repeats: int) -> dict:
+    """Median seconds of the tiled engine without a model and of the blind noise estimate (None when
+    the frame is too small to estimate from)."""
+    from ..noise_estimate import NoiseEstimateError, estimate_noise
+    from ..tiling import denoise_planes
+
+    engine = median_seconds(lambda: denoise_planes(_CopyRunner(stride), planes, noise, tile, overlap), warmup, repeats)
+    try:
+        estimate: float | None = median_seconds(lambda: estimate_noise(noisy, "RGGB"), warmup, repeats)
+    except NoiseEstimateError:
+        estimate = None
+    return {"engine_s": engine, "estimate_s": estimate}
 
 
 def _runner(backend: str, path: str):
@@ -189,10 +218,13 @@ def run_cost_bench(model_path: str | os.PathLike, onnx_fp32: str | os.PathLike |
                       "params": count_params(model), "macs_per_mp": count_macs_per_megapixel(model)},
             "roofline_gflops": fp32_roofline_gflops(), "frame": [h, w], "tile": tile, "overlap": overlap,
             "warmup": warmup, "repeats": repeats, "target_e2e_s": TARGET_E2E_S, "backends": []}
+    stride = int(model.stride)
     del model
     noisy, _cam, profile = _test_mosaic((h, w))
     planes = pack_rggb(noisy)
     noise = profile.as_vector()
+    say("timing the tiled engine and the noise estimate ...")
+    data["overheads"] = _overheads(noisy, planes, noise, stride, tile, overlap, warmup, repeats)
     tile_in = np.ascontiguousarray(planes[None, :, :256, :256]) if min(planes.shape[1:]) >= 256 else None
     with tempfile.TemporaryDirectory(prefix="rawdenoise-cost-") as tmp:
         dng = write_test_dng(Path(tmp) / "frame.dng", (h, w)) if e2e else None

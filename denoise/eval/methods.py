@@ -13,7 +13,6 @@ Specs as given on the command line:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -71,7 +70,7 @@ def model_method(path: str, device: str = "auto") -> Method:
     """A torch checkpoint, tiled."""
     from ..pipeline import model_from_checkpoint
 
-    return pipeline_method(f"model:{Path(path).name}", model_from_checkpoint(path, device))
+    return pipeline_method(f"model:{path}", model_from_checkpoint(path, device))
 
 
 def bundle_method(path: str, backend: str = "onnx", device: str = "auto") -> Method:
@@ -79,7 +78,7 @@ def bundle_method(path: str, backend: str = "onnx", device: str = "auto") -> Met
     from ..pipeline import model_from_bundle
 
     suffix = "" if backend == "onnx" else f":{backend}"
-    return pipeline_method(f"bundle:{Path(path).name}{suffix}", model_from_bundle(path, backend, device))
+    return pipeline_method(f"bundle:{path}{suffix}", model_from_bundle(path, backend, device))
 
 
 def method_from_spec(spec: str, device: str = "auto") -> Method:

@@ -79,6 +79,9 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
 
     if not methods:
         raise ValueError("the benchmark needs at least one method (e.g. --method noisy --method bm3d)")
+    names = [m.name for m in methods]
+    if len(set(names)) != len(names):
+        raise ValueError(f"each method must be named once, got {names}")
     profiles = [bench_level(a) for a in levels]
     scenes = bench_scenes(n_scenes, size)
     per_scene: dict[str, dict[int, list[dict]]] = {m.name: {i: [] for i in range(len(profiles))} for m in methods}

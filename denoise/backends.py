@@ -2,6 +2,8 @@
 
 ``planes`` is (N, 4, h, w) float32 packed RGGB with h, w multiples of ``runner.stride``;
 ``noise`` is (N, 8) float32 ``[a×4, b×4]``. The tiling engine only ever talks to this interface.
+A runner may say how many windows per call it runs fastest (``preferred_batch``); the engine uses
+it unless told otherwise.
 """
 from __future__ import annotations
 
@@ -32,7 +34,14 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 class TorchRunner:
-    """Runs a torch model (eval mode, no grad) on CPU, CUDA or MPS."""
+    """Runs a torch model (eval mode, no grad) on CPU, CUDA or MPS.
+
+    Four windows per call: on a 2-core CPU shared with another busy process, one window per call
+    was several times slower (every op's thread barrier waits for a core), and accelerators want
+    batches anyway.
+    """
+
+    preferred_batch = 4
 
     def __init__(self, model: nn.Module, device: str = "auto", name: str = "torch") -> None:
         self.device = pick_device(device)
@@ -59,7 +68,9 @@ class OnnxRunner:
     """Runs an exported ``.onnx`` or ``.ort`` file with ONNX Runtime (fp32, fp16 or INT8 QDQ alike).
 
     The stride comes from the file's ``rawdenoise.stride`` metadata (written by ``export.onnx`` and
-    kept by the ``.ort`` conversion and quantization) unless given.
+    kept by the ``.ort`` conversion and quantization) unless given. On the CPU provider alone it
+    prefers one window per call: a 12 MP frame of 256-pixel windows ran about 10 % faster than with
+    four per call (one window's activations stay in the cache), with identical outputs.
     """
 
     def __init__(self, path: str | os.PathLike, stride: int | None = None, threads: int | None = None,
@@ -86,6 +97,7 @@ class OnnxRunner:
             stride = int(meta["rawdenoise.stride"])
         self.stride = int(stride)
         self.output = self.session.get_outputs()[0].name
+        self.preferred_batch = 1 if self.session.get_providers() == ["CPUExecutionProvider"] else 4
         self.name = name
         self.path = str(path)
 

@@ -39,6 +39,7 @@ to within 1 %. A 12 MP mosaic takes under a second on one core.
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import combinations
 
 import numpy as np
 from scipy.optimize import minimize_scalar, nnls
@@ -155,15 +156,25 @@ def _flat_block_variances(planes: np.ndarray, clip: tuple[float, float]) -> list
     s_hh = np.maximum(energy(slice(-d_d, None)) / d_d, 1e-300)
     flat = energy(slice(0, d_c)) / d_c <= _F_COARSE * s_hh
     flat &= energy(slice(d_c, d_c + 2 * d_d)) / (2 * d_d) <= _F_DETAIL * s_hh
-    unit = res / np.sqrt(total)[..., None]
-    corr = np.abs(np.einsum("pbk,qbk->pqb", unit, unit))
-    corr[np.arange(4), np.arange(4)] = 0.0
-    flat &= corr.max(axis=1) <= _CORR_LIMIT
+    flat &= _max_cross_correlation(res / np.sqrt(total)[..., None]) <= _CORR_LIMIT
     # Residuals at float rounding level: a noise-free block, flat but with zero variance.
     silent = total <= DOF * (SILENT_STD * (np.abs(mean) + 1e-3)) ** 2
     flat = (flat | silent) & (low > clip[0]) & (high < clip[1])
     var = np.where(silent, 0.0, total / DOF)
     return [(mean[p][flat[p]], var[p][flat[p]]) for p in range(4)]
+
+
+def _max_cross_correlation(unit: np.ndarray) -> np.ndarray:
+    """(4, blocks): each block's largest |correlation| with the same block of another plane.
+
+    ``unit`` holds the (4, blocks, DOF) unit-length residuals; each pair of planes is computed once.
+    """
+    worst = np.zeros(unit.shape[:2], dtype=unit.dtype)
+    for p, q in combinations(range(4), 2):
+        corr = np.abs(np.einsum("bk,bk->b", unit[p], unit[q]))
+        np.maximum(worst[p], corr, out=worst[p])
+        np.maximum(worst[q], corr, out=worst[q])
+    return worst
 
 
 def _fit_plane(mean: np.ndarray, var: np.ndarray, name: str) -> tuple[float, float, bool]:
@@ -184,15 +195,18 @@ def _fit_plane(mean: np.ndarray, var: np.ndarray, name: str) -> tuple[float, flo
 
 def _signal_bins(sorted_mean: np.ndarray) -> list[np.ndarray]:
     """Index ranges of consecutive (signal-sorted) blocks forming bins of equal count, narrow in signal."""
-    target = max(MIN_BLOCKS_PER_BIN, len(sorted_mean) // MAX_BINS)
+    count = len(sorted_mean)
+    target = max(MIN_BLOCKS_PER_BIN, count // MAX_BINS)
     bins, start = [], 0
-    for i in range(1, len(sorted_mean) + 1):
-        if (i == len(sorted_mean) or i - start >= target
-                or sorted_mean[i] > (1 + BIN_SPAN) * max(sorted_mean[start], 0.0) + BIN_FLOOR):
-            if i - start >= MIN_BLOCKS_PER_BIN // 2:
-                bins.append(np.arange(start, i))
-            start = i
-    return bins or [np.arange(len(sorted_mean))]  # blocks too scattered for narrow bins: use one
+    while start < count:
+        # A bin closes at its target count, at the end, or before the first block whose signal is
+        # too far above the bin's first block (the means are sorted, so a binary search finds it).
+        too_far = np.searchsorted(sorted_mean, (1 + BIN_SPAN) * max(sorted_mean[start], 0.0) + BIN_FLOOR, "right")
+        end = min(start + target, count, int(too_far))
+        if end - start >= MIN_BLOCKS_PER_BIN // 2:
+            bins.append(np.arange(start, end))
+        start = end
+    return bins or [np.arange(count)]  # blocks too scattered for narrow bins: use one
 
 
 def _binned_variances(mean: np.ndarray, var: np.ndarray,

@@ -69,9 +69,12 @@ def model_from_bundle(path: str | os.PathLike | None = None, backend: str = "onn
 
 
 def denoise_raw(raw: RawImage, model: Model, profile: NoiseProfile, tile: int | None = None,
-                overlap: int | None = None, batch: int = 4,
+                overlap: int | None = None, batch: int | None = None,
                 progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, str]:
-    """Denoised normalized mosaic in the file's own phase and size, and the specialist's name."""
+    """Denoised normalized mosaic in the file's own phase and size, and the specialist's name.
+
+    ``batch`` (windows per model call) defaults to what the chosen runner prefers.
+    """
     from .tiling import denoise_planes
 
     runner, chosen = model.runner_for(profile)

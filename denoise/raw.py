@@ -60,7 +60,9 @@ class RawImage:
     2×2 tile of black levels at the visible top-left (same phase); ``color_matrix`` maps XYZ to
     camera RGB; ``camera_wb`` are the as-shot gains (R, G, B) normalized to G; ``flip`` is LibRaw's
     orientation code (0 none, 3 180°, 5 90° CCW, 6 90° CW). ``make``/``model`` are empty when
-    the container is not TIFF-based (CR3, RAF, RW2, ORF).
+    the container is not TIFF-based (CR3, RAF, RW2, ORF). ``raw_shape`` is the size of LibRaw's
+    whole raw image, sensor margins included (None when not known): when it equals the mosaic's,
+    a writer needs nothing of the file's pixels beyond the mosaic.
     """
 
     path: Path
@@ -78,6 +80,7 @@ class RawImage:
     noise_profile: NoiseProfile | None
     is_dng: bool
     flip: int = 0
+    raw_shape: tuple[int, int] | None = None
 
     def canonical_planes(self) -> tuple[np.ndarray, Canonical]:
         """(4, h, w) float32 planes R, G1, G2, B of the mosaic brought to even-sized RGGB."""
@@ -95,22 +98,44 @@ class RawImage:
         """Normalized (H, W) mosaic → uint16 DN of this file, rounded, clipped to [0, white].
 
         Values between 0 DN and black are kept: they carry the noise around black that a raw
-        converter averages, and an unchanged mosaic comes back bit-exact.
+        converter averages, and an unchanged mosaic comes back bit-exact. Computed in float64
+        (exact for a float32 value times a 16-bit scale), a band of rows at a time.
         """
         if mosaic.shape != self.mosaic.shape:
             raise ValueError(f"mosaic {mosaic.shape} does not match {self.path.name} ({self.mosaic.shape})")
+        black = _band_pattern(self.black_levels.astype(np.float64), mosaic.shape[1])
+        scale = self.white_level - black
         dn = np.empty(mosaic.shape, dtype=np.uint16)
-        for (dy, dx), black in np.ndenumerate(self.black_levels):
-            values = mosaic[dy::2, dx::2].astype(np.float64) * (self.white_level - black) + black
-            dn[dy::2, dx::2] = np.clip(np.rint(values), 0, self.white_level)
+        for r0 in range(0, mosaic.shape[0], _BAND_ROWS):
+            band = mosaic[r0:r0 + _BAND_ROWS].astype(np.float64)
+            band *= scale[:len(band)]
+            band += black[:len(band)]
+            np.rint(band, out=band)
+            np.clip(band, 0, self.white_level, out=band)
+            dn[r0:r0 + _BAND_ROWS] = band
         return dn
+
+
+# Rows converted at a time between DN and normalized values (an even number, so every band
+# starts on an even row): a band stays in the cache for its in-place passes.
+_BAND_ROWS = 16
+
+
+def _band_pattern(tile: np.ndarray, width: int) -> np.ndarray:
+    """(_BAND_ROWS, width): the 2×2 per-pixel ``tile`` repeated over a band of rows."""
+    return np.tile(tile, (_BAND_ROWS // 2, -(-width // 2)))[:, :width]
 
 
 def _normalize(visible: np.ndarray, black_levels: np.ndarray, white: float) -> np.ndarray:
     """DN → (DN − black) / (white − black) as float32, black taken per pixel of the 2×2 tile."""
+    black = _band_pattern(black_levels.astype(np.float32), visible.shape[1])
+    span = np.float32(white) - black
     mosaic = np.empty(visible.shape, dtype=np.float32)
-    for (dy, dx), black in np.ndenumerate(black_levels.astype(np.float32)):
-        mosaic[dy::2, dx::2] = (visible[dy::2, dx::2] - black) / (np.float32(white) - black)
+    for r0 in range(0, visible.shape[0], _BAND_ROWS):
+        band = mosaic[r0:r0 + _BAND_ROWS]
+        band[...] = visible[r0:r0 + _BAND_ROWS]
+        band -= black[:len(band)]
+        band /= span[:len(band)]
     return mosaic
 
 
@@ -224,6 +249,7 @@ def read_raw(path: str | os.PathLike) -> RawImage:
             cam_xyz = np.asarray(raw.rgb_xyz_matrix[:3], dtype=np.float64)
             other = raw.other
             flip = int(raw.sizes.flip)
+            raw_shape = (int(raw.sizes.raw_height), int(raw.sizes.raw_width))
             mosaic = _normalize(raw.raw_image_visible, black_levels, white)
     except rawpy.LibRawFileUnsupportedError:
         raise _unsupported(path, tags) from None
@@ -247,7 +273,7 @@ def read_raw(path: str | os.PathLike) -> RawImage:
         iso=_positive_or_none(other.iso_speed) or _positive_or_none(tags.get("ISOSpeedRatings", 0)),
         exposure_time=_positive_or_none(other.shutter_speed) or _positive_or_none(tags.get("ExposureTime", 0)),
         make=tags.get("Make", ""), model=tags.get("Model", "") or tags.get("UniqueCameraModel", ""),
-        noise_profile=_noise_profile(path, tags), is_dng="DNGVersion" in tags, flip=flip)
+        noise_profile=_noise_profile(path, tags), is_dng="DNGVersion" in tags, flip=flip, raw_shape=raw_shape)
 
 
 def _libraw_message(exc: Exception) -> str:

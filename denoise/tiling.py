@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # the runners import torch; tiling itself does not need it
 
 DEFAULT_TILE = 256
 DEFAULT_OVERLAP = 32
+DEFAULT_BATCH = 4  # windows per runner call for runners that state no preferred_batch
 
 
 class TilingError(ValueError):
@@ -152,12 +153,19 @@ def blend_weights(tile: Tile, overlap: int) -> np.ndarray:
 
 
 def denoise_planes(runner: Runner, planes: np.ndarray, noise: np.ndarray, tile: int = DEFAULT_TILE,
-                   overlap: int = DEFAULT_OVERLAP, batch: int = 4,
+                   overlap: int = DEFAULT_OVERLAP, batch: int | None = None,
                    progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Run ``runner`` over (4, h, w) float32 packed planes tile by tile; returns (4, h, w) float32.
 
-    ``noise`` is the (8,) model noise vector (``NoiseProfile.as_vector()``). ``progress`` is called
-    as ``progress(tiles_done, tiles_total)`` after each batch.
+    ``noise`` is the (8,) model noise vector (``NoiseProfile.as_vector()``). ``batch`` windows go
+    through the runner per call; by default the runner's ``preferred_batch`` (else 4). ``progress``
+    is called as ``progress(tiles_done, tiles_total)`` after each batch.
+
+    The result is, bit for bit, the weighted sum of the windows' outputs divided by the summed
+    weights, accumulated in float32 in row-major window order — but only where two or more windows
+    have a non-zero weight. Everywhere else a single window has weight exactly 1, so its output
+    is copied as is; the padded canvas is never built (windows are read through a reflection index
+    of the planes) and nothing is accumulated outside the image.
     """
     planes = np.asarray(planes)
     if planes.ndim != 3 or planes.shape[0] != 4:
@@ -165,33 +173,105 @@ def denoise_planes(runner: Runner, planes: np.ndarray, noise: np.ndarray, tile: 
     noise_vec = np.asarray(noise, dtype=np.float32).reshape(-1)
     if noise_vec.shape != (8,):
         raise TilingError(f"expected an (8,) noise vector [a x4, b x4], got shape {np.shape(noise)}")
+    if batch is None:
+        batch = int(getattr(runner, "preferred_batch", DEFAULT_BATCH))
     if batch < 1:
         raise TilingError(f"batch must be >= 1, got {batch}")
     stride = int(runner.stride)
     _, h, w = planes.shape
-    tiles = plan_tiles(h, w, tile, overlap, stride)
-    canvas = _reflect_pad(planes.astype(np.float32, copy=False), padded_size(h, stride), padded_size(w, stride))
-    acc = np.zeros(canvas.shape, dtype=np.float32)
-    weight_sum = np.zeros(canvas.shape[1:], dtype=np.float32)
-    for first in range(0, len(tiles), batch):
-        group = tiles[first:first + batch]
-        inputs = np.stack([canvas[:, t.y0:t.y1, t.x0:t.x1] for t in group])
-        outputs = runner(inputs, np.tile(noise_vec, (len(group), 1)))
-        if outputs.shape != inputs.shape:
-            raise TilingError(f"model returned shape {outputs.shape} for input {inputs.shape}; "
+    rows = _AxisBlend(plan_axis(h, tile, overlap, stride), overlap, h)
+    cols = _AxisBlend(plan_axis(w, tile, overlap, stride), overlap, w)
+    windows = [(i, j) for i in range(len(rows.spans)) for j in range(len(cols.spans))]
+    out = np.zeros((4, h, w), dtype=np.float32)
+    weight_sum = np.zeros((h, w), dtype=np.float32)   # written only where windows overlap
+    inputs = np.empty((min(batch, len(windows)), 4, rows.length, cols.length), dtype=np.float32)
+    for first in range(0, len(windows), batch):
+        group = windows[first:first + batch]
+        for k, (i, j) in enumerate(group):
+            _read_window(planes, rows, i, cols, j, inputs[k])
+        outputs = runner(inputs[:len(group)], np.tile(noise_vec, (len(group), 1)))
+        if outputs.shape != (len(group), *inputs.shape[1:]):
+            raise TilingError(f"model returned shape {outputs.shape} for input {(len(group), *inputs.shape[1:])}; "
                               "a denoiser must return planes of its input's shape")
-        for t, out in zip(group, outputs):
-            wgt = blend_weights(t, overlap)
-            acc[:, t.y0:t.y1, t.x0:t.x1] += out * wgt
-            weight_sum[t.y0:t.y1, t.x0:t.x1] += wgt
+        for (i, j), result in zip(group, outputs):
+            _blend_window(out, weight_sum, result, rows, i, cols, j)
         if progress is not None:
-            progress(first + len(group), len(tiles))
-    acc /= weight_sum
-    return np.ascontiguousarray(acc[:, :h, :w])
+            progress(first + len(group), len(windows))
+    for (r0, r1), (c0, c1) in _shared_regions(rows, cols):
+        out[:, r0:r1, c0:c1] /= weight_sum[r0:r1, c0:c1]
+    return out
 
 
-def _reflect_pad(planes: np.ndarray, h_pad: int, w_pad: int) -> np.ndarray:
-    _, h, w = planes.shape
-    if (h, w) == (h_pad, w_pad):
-        return planes
-    return np.pad(planes, ((0, 0), (0, h_pad - h), (0, w_pad - w)), mode="reflect")
+class _AxisBlend:
+    """The windows along one axis with what blending needs, computed once per axis.
+
+    ``weights[k]`` are the window's axis weights; on the image (positions ``< n``), ``live[k]``
+    is where that weight is non-zero and ``solo[k]`` the part of it no other window reaches —
+    there the weight is exactly 1 (a weight below 1 only occurs in a cross-fade, which the
+    neighbouring window shares). ``source`` maps canvas positions to plane positions (the
+    reflect padding), ``shared`` and ``alone`` the runs of positions reached by two or more windows
+    and by exactly one.
+    """
+
+    def __init__(self, spans: list[Span], overlap: int, n: int) -> None:
+        self.spans = spans
+        self.n = n
+        self.length = spans[0].end - spans[0].start
+        self.weights = [axis_weights(s, overlap) for s in spans]
+        n_pad = spans[-1].end
+        self.source = np.pad(np.arange(n), (0, n_pad - n), mode="reflect")
+        live = []
+        for s, wgt in zip(spans, self.weights):
+            nonzero = np.flatnonzero(wgt)
+            live.append((s.start + int(nonzero[0]), s.start + int(nonzero[-1]) + 1))
+        covered = np.zeros(n_pad + 1, dtype=np.int64)
+        for lo, hi in live:
+            covered[lo] += 1
+            covered[hi] -= 1
+        count = np.cumsum(covered[:n])
+        self.live = [(min(lo, n), min(hi, n)) for lo, hi in live]
+        self.solo = []
+        for lo, hi in self.live:
+            alone = np.flatnonzero(count[lo:hi] == 1)
+            self.solo.append((lo + int(alone[0]), lo + int(alone[-1]) + 1) if alone.size else (lo, lo))
+        self.shared = _runs(count > 1)
+        self.alone = _runs(count == 1)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, end)`` of each run of True in a 1-D boolean mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+
+
+def _read_window(planes: np.ndarray, rows: _AxisBlend, i: int, cols: _AxisBlend, j: int, dest: np.ndarray) -> None:
+    """Copy window (i, j) of the reflect-padded canvas into ``dest`` without building the canvas."""
+    r, c = rows.spans[i], cols.spans[j]
+    hh, ww = min(r.end, rows.n) - r.start, min(c.end, cols.n) - c.start   # the part inside the planes
+    dest[:, :hh, :ww] = planes[:, r.start:r.start + hh, c.start:c.start + ww]
+    pad_rows, pad_cols = rows.source[r.start + hh:r.end], cols.source[c.start + ww:c.end]
+    if pad_cols.size:
+        dest[:, :hh, ww:] = planes[:, r.start:r.start + hh][:, :, pad_cols]
+    if pad_rows.size:
+        dest[:, hh:, :ww] = planes[:, pad_rows, c.start:c.start + ww]
+        dest[:, hh:, ww:] = planes[:, pad_rows[:, None], pad_cols[None, :]]
+
+
+def _blend_window(out: np.ndarray, weight_sum: np.ndarray, result: np.ndarray, rows: _AxisBlend, i: int,
+                  cols: _AxisBlend, j: int) -> None:
+    """Add window (i, j)'s output: copied where it is alone, weighted and accumulated where it is not."""
+    (r0, r1), (s0, s1) = rows.live[i], rows.solo[i]
+    (c0, c1), (t0, t1) = cols.live[j], cols.solo[j]
+    y, x = rows.spans[i].start, cols.spans[j].start
+    out[:, s0:s1, t0:t1] = result[:, s0 - y:s1 - y, t0 - x:t1 - x]
+    wr, wc = rows.weights[i], cols.weights[j]
+    for (a, b), (c, d) in (((r0, s0), (c0, c1)), ((s1, r1), (c0, c1)), ((s0, s1), (c0, t0)), ((s0, s1), (t1, c1))):
+        if a < b and c < d:
+            wgt = np.outer(wr[a - y:b - y], wc[c - x:d - x])
+            out[:, a:b, c:d] += result[:, a - y:b - y, c - x:d - x] * wgt
+            weight_sum[a:b, c:d] += wgt
+
+
+def _shared_regions(rows: _AxisBlend, cols: _AxisBlend) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Rectangles, each pixel once, covering every pixel that two or more windows reach."""
+    return [(r, (0, cols.n)) for r in rows.shared] + [(r, c) for r in rows.alone for c in cols.shared]

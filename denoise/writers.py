@@ -122,10 +122,7 @@ def render_srgb(raw_path: str | os.PathLike, dn_mosaic: np.ndarray, bits: int) -
 
 def _write_dng(raw: RawImage, dn: np.ndarray, out: Path, residual: NoiseProfile | None) -> Path:
     if raw.is_dng:
-        with rawpy.imread(str(raw.path)) as rp:
-            full = rp.raw_image.copy()
-            s = rp.sizes
-            full[s.top_margin:s.top_margin + s.height, s.left_margin:s.left_margin + s.width] = dn
+        full = dn if raw.raw_shape == dn.shape else _with_margins(raw.path, dn)
         try:
             return replace_dng_pixels(raw.path, out, full, residual)
         except ValueError as exc:
@@ -141,6 +138,15 @@ def _write_dng(raw: RawImage, dn: np.ndarray, out: Path, residual: NoiseProfile 
     return write_bayer_dng(out, dn, raw.pattern, raw.black_levels, int(raw.white_level), matrix,
                            raw.as_shot_neutral or (1.0, 1.0, 1.0), noise_profile=residual,
                            make=raw.make or "unknown", model=raw.model or "unknown", extra_tags=extra)
+
+
+def _with_margins(path: Path, dn: np.ndarray) -> np.ndarray:
+    """The file's whole raw image as LibRaw decodes it, its visible area replaced by ``dn``."""
+    with rawpy.imread(str(path)) as rp:
+        full = rp.raw_image.copy()
+        s = rp.sizes
+    full[s.top_margin:s.top_margin + s.height, s.left_margin:s.left_margin + s.width] = dn
+    return full
 
 
 def _unsigned_ratio(value: float) -> tuple[int, int]:

@@ -33,6 +33,7 @@ def test_cost_bench_on_a_small_frame(tmp_path, tiny_checkpoint):
     assert 0 < e2e["read_s"] + e2e["denoise_s"] + e2e["write_s"] <= e2e["median_s"] * 1.001
     assert e2e["peak_rss_mb"] >= e2e["loaded_rss_mb"] > 0
     assert e2e["meets_target"] is None                                   # the 1 s target is for 12 MP frames
+    assert data["overheads"]["engine_s"] > 0 and data["overheads"]["estimate_s"] is None   # 96x128: too small
 
 
 def test_median_of_repeats_after_warmup():
@@ -47,3 +48,16 @@ def test_bad_cost_requests_are_clear_errors(tmp_path, tiny_checkpoint):
         run_cost_bench(path, onnx_fp32=tmp_path / "missing.onnx", out_json=tmp_path / "c.json", progress=False)
     with pytest.raises(CostBenchError, match="even-sized"):
         run_cost_bench(path, out_json=tmp_path / "c.json", frame=(99, 128), progress=False)
+
+
+def test_a_child_reports_its_own_peak_memory_not_its_parents():
+    """Linux carries a parent's ru_maxrss across exec; the end-to-end child must not report it."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    ballast = np.ones(300 * 2 ** 20 // 8)   # 300 MB resident in this (parent) process
+    child = subprocess.run([sys.executable, "-c", "from denoise.eval.cost import _rss_mb; print(_rss_mb('VmHWM'))"],
+                           capture_output=True, text=True, check=True)
+    assert ballast.sum() > 0 and float(child.stdout) < 200

@@ -131,8 +131,6 @@ def e2e_child(args_json: str) -> None:
     ``loaded_rss_mb`` is the resident size once libraries and model are loaded, so
     ``peak − loaded`` is what processing the frame costs in memory.
     """
-    import resource
-
     from ..pipeline import denoise_raw, resolve_noise
     from ..raw import read_raw
     from ..writers import write_output
@@ -141,7 +139,7 @@ def e2e_child(args_json: str) -> None:
     start = time.perf_counter()
     model = _pipeline_model(args["backend"], args["path"], args["tile"], args["overlap"])
     load_s = time.perf_counter() - start
-    loaded_mb = _current_rss_mb()
+    loaded_mb = _rss_mb()
     stages: list[tuple[float, float, float]] = []
     out = Path(args["out"])
     for _ in range(args["warmup"] + args["repeats"]):
@@ -158,20 +156,26 @@ def e2e_child(args_json: str) -> None:
     typical = timed[totals.index(statistics.median_low(totals))]   # the stages of the median run
     print(json.dumps({"median_s": statistics.median(totals), "read_s": typical[0], "denoise_s": typical[1],
                       "write_s": typical[2], "load_s": load_s, "loaded_rss_mb": loaded_mb,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+                      "peak_rss_mb": _rss_mb("VmHWM")}))
 
 
-def _current_rss_mb() -> float:
-    """Resident memory now (Linux /proc), else the high-water mark so far."""
+def _rss_mb(field: str = "VmRSS") -> float:
+    """Resident memory now (``VmRSS``) or its high-water mark (``VmHWM``) from Linux /proc.
+
+    Elsewhere both fall back to ``ru_maxrss``. On Linux that is no substitute in a subprocess: it
+    starts from the parent's resident size (the kernel carries it across exec), so the child of a
+    1.3 GB parent would report 1.3 GB whatever it does itself.
+    """
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return float(line.split()[1]) / 1024.0
     except OSError:
         pass
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss   # KiB on Linux, bytes on macOS
+    return max_rss / (2.0 ** 20 if sys.platform == "darwin" else 1024.0)
 
 
 def _run_e2e_child(backend: str, path: str, dng: Path, out: Path, tile: int, overlap: int, warmup: int,

@@ -193,21 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     p.set_defaults(func=cmd_golden)
 
+    from export.cli import add_export_command
     from training.cli import add_train_command
 
+    from .eval.cli import add_eval_commands
+
     add_train_command(sub)
-    try:
-        from export.cli import add_export_command
-    except ImportError:
-        pass
-    else:
-        add_export_command(sub)
-    try:
-        from .eval.cli import add_eval_commands
-    except ImportError:
-        pass
-    else:
-        add_eval_commands(sub)
+    add_export_command(sub)
+    add_eval_commands(sub)
     return parser
 
 

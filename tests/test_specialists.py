@@ -48,3 +48,19 @@ def test_specialists_run_writes_ranges_and_scores(tmp_path):
         assert set(s["val_psnr"]) == set(s["generalist_val_psnr"])
     cfg = yaml.safe_load((tmp_path / "spec" / "s1" / "config.yaml").read_text())
     assert cfg["data"]["noise"]["a_range"][0] < 1e-3 < cfg["data"]["noise"]["a_range"][1]
+
+
+def test_specialists_trained_one_at_a_time_then_summarized(tmp_path):
+    gen = tiny_recipe(tmp_path, name="gen", steps=2)
+    train(load_recipe(gen), tmp_path / "gen", progress=False)
+    spec = tiny_recipe(tmp_path, name="spec", steps=2, kind="specialist", init=str(tmp_path / "gen" / "best.pt"),
+                       specialists={"count": 2, "overlap": 0.1, "a_range": [1.0e-4, 1.0e-2]})
+    config = load_recipe(spec)
+    assert train_specialists(config, tmp_path / "spec", progress=False, only=1) == {"trained": 1}
+    assert (tmp_path / "spec" / "s1" / "best.pt").is_file() and not (tmp_path / "spec" / "s0").exists()
+    assert not (tmp_path / "spec" / "specialists.json").exists()
+    train_specialists(config, tmp_path / "spec", progress=False, only=0)
+    summary = train_specialists(config, tmp_path / "spec", progress=False)  # both finished: summary only
+    assert [s["name"] for s in summary["specialists"]] == ["s0", "s1"]
+    with pytest.raises(ValueError, match="specialists 0"):
+        train_specialists(config, tmp_path / "spec", progress=False, only=2)

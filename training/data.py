@@ -7,8 +7,10 @@ so a resumed run sees exactly the batches it would have seen without the interru
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import math
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -98,12 +100,16 @@ def _raw_patches(path: Path, size: int, count: int, seed: int) -> list[np.ndarra
 
 def build_pool(spec: PoolSpec, cache_dir: str | os.PathLike | None = None, workers: int = 2,
                progress: bool = True) -> np.ndarray:
-    """(N, size, size) float16 clean RGGB mosaics; cached as ``pool-<key>.npy`` in ``cache_dir``."""
+    """(N, size, size) float16 clean RGGB mosaics; cached as ``pool-<key>.npy`` in ``cache_dir``.
+
+    ``workers`` ≤ 0 uses every CPU core.
+    """
     cache = Path(cache_dir) / f"pool-{spec.key()}.npy" if cache_dir else None
     if cache is not None and cache.is_file():
         return np.load(cache, mmap_mode="r")
     from tqdm import tqdm
 
+    workers = workers if workers > 0 else os.cpu_count() or 1
     jobs = [(spec.seed * 1_000_003 + i, spec.size) for i in range(spec.procedural)]
     patches: list[np.ndarray] = []
     if workers > 1 and len(jobs) > 8:
@@ -223,6 +229,10 @@ class PairSampler:
             raise ValueError(f"pool patches ({pool.shape[-1]} px) are too small for {patch} px crops")
         self.pool, self.prior, self.batch, self.patch, self.seed, self.rank = pool, prior, batch, patch, seed, rank
 
+    def with_seed(self, seed: int) -> "PairSampler":
+        """The same pool, prior and batch shape; another batch stream."""
+        return PairSampler(self.pool, self.prior, self.batch, self.patch, seed, self.rank)
+
     def batch_at(self, step: int) -> tuple[Tensor, Tensor, Tensor]:
         rng = np.random.default_rng([self.seed, step, self.rank])
         idx = rng.integers(0, len(self.pool), size=self.batch)
@@ -230,6 +240,68 @@ class PairSampler:
         clean = torch.from_numpy(pack_rggb(mosaics))
         noise = torch.from_numpy(self.prior.sample(rng, self.batch))
         noisy = add_sensor_noise(clean, noise, self.prior, rng)
+        return noisy, clean, noise
+
+
+def _mix_seed(*parts: int) -> int:
+    """One 63-bit generator seed from (seed, step, rank): torch generators take a single integer."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+class DevicePairSampler:
+    """:class:`PairSampler`'s job done entirely on the training device (pool held in its memory).
+
+    On a GPU the host-side sampler (numpy crops, float64 Poisson draws) cannot keep up with a small
+    student; here crops, phase-keeping flips/transposes, packing and the Poisson–Gaussian noise are
+    batched tensor ops. Same distribution and the same (seed, step, rank) determinism on a given
+    device type, but a different random stream from :class:`PairSampler`. The real-sensor extras of
+    :class:`NoisePrior` are host-only; asking for them here is an error rather than silently dropped.
+    """
+
+    def __init__(self, pool: np.ndarray, prior: NoisePrior, batch: int, patch: int, seed: int, rank: int = 0,
+                 device: torch.device | str = "cpu") -> None:
+        if pool.shape[-1] < patch + 2 or patch % 2:
+            raise ValueError(f"pool patches ({pool.shape[-1]} px) are too small for {patch} px crops (even sizes)")
+        if prior.row_noise or prior.tukey_lambda is not None or prior.quantization or prior.clip_black or prior.plane_jitter:
+            raise ValueError("the device sampler draws plain Poisson–Gaussian noise; use data.sampler: host "
+                             "for row noise, heavy tails, quantization, clipping or per-plane jitter")
+        self.device = torch.device(device)
+        self.pool = torch.from_numpy(np.array(pool)).to(self.device)
+        self.prior, self.batch, self.patch, self.seed, self.rank = prior, batch, patch, seed, rank
+
+    def with_seed(self, seed: int) -> "DevicePairSampler":
+        """The same (already uploaded) pool, prior and batch shape; another batch stream."""
+        other = copy.copy(self)
+        other.seed = seed
+        return other
+
+    def batch_at(self, step: int) -> tuple[Tensor, Tensor, Tensor]:
+        dev, n, p = self.device, self.batch, self.patch
+        gen = torch.Generator(dev).manual_seed(_mix_seed(self.seed, step, self.rank))
+        count, size = self.pool.shape[0], self.pool.shape[-1]
+        idx = torch.randint(0, count, (n,), generator=gen, device=dev)
+        half = (size - p - 2) // 2 + 1
+        y = 2 * torch.randint(0, half, (n, 1), generator=gen, device=dev)
+        x = 2 * torch.randint(0, half, (n, 1), generator=gen, device=dev)
+        flip_v, flip_h, transpose = (torch.rand(3, n, 1, generator=gen, device=dev) < 0.5).unbind(0)
+        j = torch.arange(p, device=dev)[None]
+        # A flip maps offset j to patch − j inside the (patch + 2)-pixel window: even rows stay even, so RGGB stays RGGB.
+        rows = torch.where(flip_v, y + p - j, y + j)
+        cols = torch.where(flip_h, x + p - j, x + j)
+        t = transpose[:, :, None]  # a transpose reads pixel (i, j) from (rows[j], cols[i]): R and B stay on the diagonal
+        r_idx = torch.where(t, rows[:, None, :], rows[:, :, None])
+        c_idx = torch.where(t, cols[:, :, None], cols[:, None, :])
+        mosaic = self.pool[idx[:, None, None], r_idx, c_idx].float()
+        clean = torch.stack([mosaic[:, 0::2, 0::2], mosaic[:, 0::2, 1::2], mosaic[:, 1::2, 0::2], mosaic[:, 1::2, 1::2]], 1)
+        lo, hi = math.log(self.prior.a_range[0]), math.log(self.prior.a_range[1])
+        log_a = lo + (hi - lo) * torch.rand(n, 1, generator=gen, device=dev, dtype=torch.float64)
+        jitter = self.prior.b_sigma * torch.randn(n, 1, generator=gen, device=dev, dtype=torch.float64)
+        a = log_a.exp()
+        b = torch.exp(2.18 * log_a + 1.20 + jitter)  # the line of denoise.noise.log_linear_b
+        noise = torch.cat([a.expand(n, 4), b.expand(n, 4)], 1).float()
+        a4, b4 = a.float()[:, :, None, None], b.float()[:, :, None, None]
+        shot = torch.poisson(clean.clamp_min(0) / a4, generator=gen) * a4
+        noisy = shot + torch.randn(clean.shape, generator=gen, device=dev) * b4.sqrt()
         return noisy, clean, noise
 
 

@@ -50,8 +50,12 @@ def _levels_in(core: tuple[float, float]) -> list[float]:
 
 
 def train_specialists(config: dict, run_dir: str | os.PathLike, resume: bool = False,
-                      max_minutes: float | None = None, progress: bool = True) -> dict:
-    """Fine-tune the generalist ``config['init']`` on each sub-range; write specialists.json."""
+                      max_minutes: float | None = None, progress: bool = True, only: int | None = None) -> dict:
+    """Fine-tune the generalist ``config['init']`` on each sub-range; write specialists.json.
+
+    ``only=k`` trains specialist k alone (so K processes can share a machine or a GPU each); the
+    summary is written by the call that finds every specialist finished.
+    """
     from .data import validation_set
     from .train import train, validate
 
@@ -62,6 +66,8 @@ def train_specialists(config: dict, run_dir: str | os.PathLike, resume: bool = F
     a_range = spec.get("a_range", config["data"]["noise"]["a_range"])
     boundaries, cores, train_ranges = split_ranges(a_range, int(spec.get("count", 4)), float(spec.get("overlap", 0.1)),
                                                    spec.get("boundaries"))
+    if only is not None and not 0 <= only < len(cores):
+        raise ValueError(f"--specialist {only}: the recipe has specialists 0…{len(cores) - 1}")
     generalist = load_checkpoint(config["init"])
     entries = []
     for k, (core, tr) in enumerate(zip(cores, train_ranges)):
@@ -75,6 +81,8 @@ def train_specialists(config: dict, run_dir: str | os.PathLike, resume: bool = F
         sub["meta_extra"] = {"specialist": k, "core_range": [core[0], core[1]], "boundaries": boundaries}
         sub_dir = run_dir / f"s{k}"
         done = (sub_dir / "run.json").is_file() and "finished" in json.loads((sub_dir / "run.json").read_text())
+        if only is not None and k != only:
+            continue
         if not done:
             train(sub, sub_dir, resume=(sub_dir / "latest.pt").is_file() and resume, max_minutes=max_minutes,
                   progress=progress)
@@ -86,6 +94,8 @@ def train_specialists(config: dict, run_dir: str | os.PathLike, resume: bool = F
         entries.append({"name": f"s{k}", "checkpoint": f"s{k}/best.pt", "a_range": list(tr), "core_range": list(core),
                         "val_psnr": validate(load_checkpoint(sub_dir / "best.pt"), val),
                         "generalist_val_psnr": validate(generalist, val)})
+    if only is not None:
+        return {"trained": only}
     result = {"generalist": str(config["init"]), "rule": "mean_a_boundaries", "boundaries": boundaries,
               "specialists": entries}
     tmp = run_dir / "specialists.json.tmp"

@@ -33,7 +33,7 @@ from torch import nn
 from denoise.models import build_model, load_checkpoint
 from denoise.models.registry import atomic_torch_save, model_record
 
-from .data import NoisePrior, PairSampler, PoolSpec, build_pool, validation_set
+from .data import DevicePairSampler, NoisePrior, PairSampler, PoolSpec, build_pool, validation_set
 from .losses import PIXEL_LOSSES, FeatureMatchingLoss, output_distillation
 from .strategies.base import Batch, average_gradients
 
@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "model": {"arch": "feature_align", "config": {}},
     "init": None,
     "data": {"pool": {"procedural": 2000, "size": 256, "seed": 0, "srgb_dirs": [], "raw_dirs": []},
-             "cache_dir": "cache", "workers": 2, "batch": 16, "patch": 128,
+             "cache_dir": "cache", "workers": 2, "batch": 16, "patch": 128, "sampler": "host",
              "noise": {"a_range": [1e-4, 2e-2], "b_sigma": 0.26}},
     "optim": {"lr": 2e-3, "weight_decay": 0.0, "steps": 1000, "warmup": 100, "grad_clip": 1.0, "min_lr_ratio": 0.02},
     "loss": {"pixel": "l1", "pixel_weight": 1.0, "feature_matching": None, "output_distill": None, "strategy": None},
@@ -105,9 +105,12 @@ def raw_psnr(pred: torch.Tensor, clean: torch.Tensor) -> float:
 
 @torch.no_grad()
 def validate(model: nn.Module, val: list) -> dict[str, float]:
+    """Mean raw PSNR per validation level (and their mean), computed on the model's own device."""
     model.eval()
+    device = next(model.parameters()).device
     out = {}
     for level, noisy, clean, noise in val:
+        noisy, clean, noise = noisy.to(device), clean.to(device), noise.to(device)
         out[f"{level:g}"] = float(np.mean([raw_psnr(model(noisy[i:i + 1], noise[i:i + 1]), clean[i:i + 1])
                                            for i in range(len(noisy))]))
     model.train()
@@ -154,6 +157,8 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
     ddp = _Dist()
     device = torch.device(f"cuda:{ddp.rank % max(1, torch.cuda.device_count())}" if torch.cuda.is_available() else "cpu")
     torch.set_num_threads(int(config["threads"]))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed patch shapes: pick the fastest conv kernels once
     latest = run_dir / "latest.pt"
     if resume and not latest.is_file():
         raise FileNotFoundError(f"{latest}: nothing to resume (start without --resume)")
@@ -184,7 +189,12 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
         pool = build_pool(pool_spec, data_cfg["cache_dir"], 1, False)
     noise_cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in data_cfg["noise"].items()}
     prior = NoisePrior(**noise_cfg)
-    sampler = PairSampler(pool, prior, data_cfg["batch"], data_cfg["patch"], seed, ddp.rank)
+    if data_cfg["sampler"] == "device":
+        sampler = DevicePairSampler(pool, prior, data_cfg["batch"], data_cfg["patch"], seed, ddp.rank, device)
+    elif data_cfg["sampler"] == "host":
+        sampler = PairSampler(pool, prior, data_cfg["batch"], data_cfg["patch"], seed, ddp.rank)
+    else:
+        raise ValueError(f"data.sampler must be 'host' or 'device', got {data_cfg['sampler']!r}")
     val_cfg = config["validation"]
     val = validation_set(val_cfg["levels"], val_cfg["scenes"], val_cfg["patch"], val_cfg["seed"]) if ddp.main else []
 
@@ -278,7 +288,8 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
         if strategy is not None and strategy.teacher_needed(step):
             terms.update(strategy.loss_terms(step, Batch(noisy, clean, noise), pred))
         loss = sum(terms.values())
-        if not torch.isfinite(loss):
+        if (device.type == "cpu" or step % sched["log_every"] == 0) and not torch.isfinite(loss):
+            # on a GPU checked at log steps only: a per-step sync would stall the launch queue of a small model
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower optim.lr in the recipe")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

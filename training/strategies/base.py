@@ -65,8 +65,7 @@ class StrategyContext:
 
     def sampler_with_seed(self, offset: int) -> PairSampler:
         """The same pool and noise prior, another batch stream (for inner searches)."""
-        s = self.sampler
-        return PairSampler(s.pool, s.prior, s.batch, s.patch, s.seed + offset, s.rank)
+        return self.sampler.with_seed(self.sampler.seed + offset)
 
     def held_out(self, scenes: int = 2, patch: int = 64) -> Batch:
         """A fixed batch of never-trained scenes at the validation noise levels (for greedy choices and searches)."""

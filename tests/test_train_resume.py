@@ -77,3 +77,21 @@ def test_two_process_gloo_ddp_runs(tmp_path):
     info = json.loads((tmp_path / "ddp" / "run.json").read_text())
     assert info["world_size"] == 2 and info["step"] == 3
     load_checkpoint(tmp_path / "ddp" / "best.pt")
+
+
+def test_branch_with_the_same_loss_equals_the_straight_run(tmp_path):
+    recipe = tiny_recipe(tmp_path, steps=6)
+    train(load_recipe(recipe), tmp_path / "straight", progress=False)
+    train(load_recipe(recipe, {"optim": {"steps": 6}}), tmp_path / "trunk", max_minutes=0, progress=False)
+    trunk = tmp_path / "trunk" / "latest.pt"
+    assert torch.load(trunk, weights_only=True)["step"] == 1
+    train(load_recipe(recipe, {"branch_from": str(trunk)}), tmp_path / "branch", progress=False)
+    info = json.loads((tmp_path / "branch" / "run.json").read_text())
+    assert info["branch_step"] == 1 and info["branched_from"] == str(trunk) and info["step"] == 6
+    straight, branch = _weights(tmp_path / "straight" / "latest.pt"), _weights(tmp_path / "branch" / "latest.pt")
+    assert all(torch.equal(straight[k], branch[k]) for k in straight)
+    # another loss on the branch changes the result (the branch really trains with its own recipe)
+    other = load_recipe(recipe, {"branch_from": str(trunk), "loss": {"pixel": "l2"}})
+    train(other, tmp_path / "l2", progress=False)
+    l2 = _weights(tmp_path / "l2" / "latest.pt")
+    assert not all(torch.equal(straight[k], l2[k]) for k in straight)

@@ -64,3 +64,21 @@ def test_batches_are_a_function_of_seed_and_step():
             assert torch.equal(t1, t2)
     assert not torch.equal(s1.batch_at(0)[0], s1.batch_at(1)[0])
     assert not torch.equal(s1.batch_at(0)[0], PairSampler(pool, NoisePrior(), 3, 16, 11, rank=1).batch_at(0)[0])
+
+
+def test_srgb_sources_from_installed_packages_skip_the_benchmark_photos(tmp_path):
+    from denoise.eval.benchset import SKIMAGE_PHOTOS
+    from training.data import PoolSpec, SRGB_EXTENSIONS, _files, build_pool
+
+    files = _files(["package:skimage/data"], SRGB_EXTENSIONS)
+    stems = {p.stem for p in files}
+    assert "brick" in stems and not stems & set(SKIMAGE_PHOTOS)
+    assert _files(["package:skimage/data/astronaut.png"], SRGB_EXTENSIONS) == []  # never, even when named
+    spec = PoolSpec(procedural=1, size=64, srgb_dirs=("package:skimage/data/brick.png", "package:skimage/data/coins.png"),
+                    srgb_per_image=2)
+    pool = build_pool(spec, tmp_path, workers=1, progress=False)
+    assert pool.shape == (5, 64, 64) and pool.dtype == np.float16
+    assert 0 <= pool.min() and pool.max() <= 1 and pool[1:].std() > 0.01
+    import pytest
+    with pytest.raises(FileNotFoundError, match="no installed package"):
+        _files(["package:not_a_package_xyz/data"], SRGB_EXTENSIONS)

@@ -81,6 +81,9 @@ def load_compare(path: str | os.PathLike, steps: int | None = None) -> dict:
     if spec["reference"] not in spec["arms"]:
         raise CompareError(f"{path}: reference arm {spec['reference']!r} is not among the arms {list(spec['arms'])}")
     spec["base_config"] = load_recipe(spec["base"])
+    if spec["base_config"].get("branch_from"):
+        raise CompareError(f"{path}: base {spec['base']} branches from another run (branch_from); arms train from "
+                           "scratch at equal steps, so use a base recipe without branch_from")
     spec.setdefault("steps", spec["base_config"]["optim"]["steps"])
     bench = {"scenes": 4, "size": 512, "levels": list(BENCH_A), **(spec.get("benchmark") or {})}
     spec["benchmark"] = bench

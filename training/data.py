@@ -34,7 +34,11 @@ SRGB_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 @dataclass(frozen=True)
 class PoolSpec:
-    """Which clean sources fill the pool: procedural scenes, sRGB folders, clean-RAW folders."""
+    """Which clean sources fill the pool: procedural scenes, sRGB folders or files, clean-RAW folders.
+
+    sRGB and RAW entries are paths or ``package:NAME/path`` (inside an installed package, e.g.
+    ``package:skimage/data/brick.png``); photos the local benchmark scores on are always skipped.
+    """
 
     procedural: int = 2000
     size: int = 256
@@ -55,13 +59,33 @@ def _procedural_patch(args: tuple[int, int]) -> np.ndarray:
     return mosaic.astype(np.float16)
 
 
-def _files(folders: Iterable[str], extensions: Sequence[str]) -> list[Path]:
+def _source_path(entry: str) -> Path:
+    """A folder or file; ``package:NAME/sub/path`` is a path inside an installed Python package."""
+    if entry.startswith("package:"):
+        import importlib.util
+
+        name, _, rest = entry[len("package:"):].partition("/")
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError(f"{entry}: no installed package {name!r}")
+        return Path(list(spec.submodule_search_locations)[0]) / rest
+    return Path(entry)
+
+
+def _files(sources: Iterable[str], extensions: Sequence[str]) -> list[Path]:
+    """Image files of folders (recursively) and single files; the benchmark's photos are never returned."""
+    from denoise.eval.benchset import SKIMAGE_PHOTOS
+
     out: list[Path] = []
-    for folder in folders:
-        root = Path(folder)
-        if not root.is_dir():
-            raise FileNotFoundError(f"{root}: clean-source folder does not exist")
-        out += sorted(p for p in root.rglob("*") if p.suffix.lower() in extensions)
+    for entry in sources:
+        root = _source_path(entry)
+        if root.is_file():
+            found = [root]
+        elif root.is_dir():
+            found = sorted(p for p in root.rglob("*") if p.suffix.lower() in extensions)
+        else:
+            raise FileNotFoundError(f"{root}: clean-source folder or file does not exist")
+        out += [p for p in found if p.stem not in SKIMAGE_PHOTOS]  # held out for `denoise eval synth`
     return out
 
 

@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "threads": 2,
     "model": {"arch": "feature_align", "config": {}},
     "init": None,
+    "branch_from": None,
     "data": {"pool": {"procedural": 2000, "size": 256, "seed": 0, "srgb_dirs": [], "raw_dirs": []},
              "cache_dir": "cache", "workers": 2, "batch": 16, "patch": 128, "sampler": "host",
              "noise": {"a_range": [1e-4, 2e-2], "b_sigma": 0.26}},
@@ -151,6 +152,9 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
     """Train per ``config`` into ``run_dir``; returns the last validation result.
 
     ``resume`` continues from ``run_dir/latest.pt`` (same step, optimizer state and data stream);
+    a recipe's ``branch_from`` (another run's resumable ``latest.pt``) starts from that run's model,
+    optimizer state and step with this recipe's losses, so two branches of one trunk are compared at
+    equal steps on the same schedule;
     ``max_minutes`` stops cleanly (checkpoint written) so a long recipe can span several sittings.
     """
     run_dir = Path(run_dir)
@@ -165,9 +169,9 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
     if not resume and latest.is_file():
         raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     if resume:
-        saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-        if saved != config:
-            config = saved  # the run's own resolved config wins: resuming never changes a recipe silently
+        # the run's own resolved config wins: resuming never changes a recipe silently (options added
+        # to DEFAULTS since the run started take their default, which is the old behaviour)
+        config = deep_merge(DEFAULTS, yaml.safe_load((run_dir / "config.yaml").read_text()))
     seed = int(config["seed"])
     torch.manual_seed(seed)
 
@@ -221,13 +225,15 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
             optimizer.add_param_group({"params": strategy_params})
 
     step, best, history_s = 0, -math.inf, 0.0
-    if resume:
-        state = torch.load(latest, map_location=device, weights_only=True)
+    branch = config.get("branch_from")
+    if resume or branch:
+        state = torch.load(latest if resume else branch, map_location=device, weights_only=True)
         model.load_state_dict(state["model"]["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
-        if strategy is not None:
+        if strategy is not None and resume:
             strategy.load_state_dict(state["strategy"])
-        step, best, history_s = int(state["step"]), float(state["best"]), float(state.get("wall_s", 0.0))
+        step, history_s = int(state["step"]), float(state.get("wall_s", 0.0))
+        best = float(state["best"]) if resume else -math.inf  # a branch keeps its own best.pt
     train_model: nn.Module = nn.parallel.DistributedDataParallel(model) if ddp.enabled else model
 
     sched = config["schedule"]
@@ -236,7 +242,8 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
         if not resume:
             (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         run_info = {"name": config["name"], "kind": config["kind"], "seed": seed, "argv": sys.argv,
-                    "versions": _versions(), "world_size": ddp.world, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                    "versions": _versions(), "world_size": ddp.world, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    **({"branched_from": str(branch), "branch_step": step} if branch else {})}
         (run_dir / "run.json").write_text(json.dumps(run_info, indent=2))
     metrics = open(run_dir / "metrics.jsonl", "a") if ddp.main else None
 

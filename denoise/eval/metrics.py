@@ -67,13 +67,18 @@ METRICS = ("raw_psnr", "raw_ssim", "srgb_psnr", "srgb_ssim")
 
 def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Sequence[float] = BENCH_A,
                         out_json: str | os.PathLike = "benchmarks/results/synth.json", progress: bool = True,
-                        size: int = BENCH_SIZE, command: str = "") -> dict:
+                        size: int = BENCH_SIZE, command: str = "", reuse: str | os.PathLike | None = None) -> dict:
     """Score every method on every scene × noise level; write the results JSON and two plots.
 
     ``levels`` are shot terms ``a`` (read terms on the DND line). Per method and level the JSON
     holds the mean of each metric over scenes, the per-scene values and the mean seconds per
     image. Beside ``out_json`` go ``<stem>_grid.png`` (first scene, every level: noisy, each
     method, clean, with a zoomed inset) and ``<stem>_psnr.png`` (PSNR against noise level).
+
+    ``reuse`` names an earlier results JSON of the same benchmark (same size, levels and scenes):
+    methods scored there under the same name are copied instead of rerun (BM3D costs ~20 s per
+    image) and are left out of the crop grid. The noisy input is always recomputed and must match
+    the earlier run's, so a changed benchmark is refused rather than mixed.
     """
     from tqdm import tqdm
 
@@ -84,15 +89,18 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
         raise ValueError(f"each method must be named once, got {names}")
     profiles = [bench_level(a) for a in levels]
     scenes = bench_scenes(n_scenes, size)
-    per_scene: dict[str, dict[int, list[dict]]] = {m.name: {i: [] for i in range(len(profiles))} for m in methods}
+    reused = _reusable_rows(reuse, methods, size, profiles, scenes) if reuse else {}
+    reused.pop("noisy", None)
+    methods_run = [m for m in methods if m.name not in reused]
+    per_scene: dict[str, dict[int, list[dict]]] = {m.name: {i: [] for i in range(len(profiles))} for m in methods_run}
     grid: dict[int, dict[str, np.ndarray]] = {}
-    bar = tqdm(total=len(scenes) * len(profiles) * len(methods), desc="benchmark", disable=not progress)
+    bar = tqdm(total=len(scenes) * len(profiles) * len(methods_run), desc="benchmark", disable=not progress)
     for scene in scenes:
         for li, profile in enumerate(profiles):
             noisy = scene.noisy(profile)
             if scene.position == 0:
                 grid[li] = {"noisy": noisy, "clean": scene.clean}
-            for method in methods:
+            for method in methods_run:
                 start = time.perf_counter()
                 out = method(noisy, profile)
                 seconds = time.perf_counter() - start
@@ -102,8 +110,13 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
                 bar.update()
     bar.close()
 
+    if reused:
+        _check_same_inputs(reuse, scenes, profiles)
     results = []
     for method in methods:
+        if method.name in reused:
+            results += [reused[method.name][li] for li in range(len(profiles))]
+            continue
         for li, profile in enumerate(profiles):
             rows = per_scene[method.name][li]
             mean = {k: float(np.mean([r[k] for r in rows])) for k in (*METRICS, "seconds")}
@@ -115,10 +128,44 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
     data = {**results_header("synth", command), "size": size, "methods": [m.name for m in methods],
             "levels": [{"a": p.a[0], "b": p.b[0]} for p in profiles],
             "scenes": [s.describe() for s in scenes], "results": results,
+            **({"reused": {"from": str(reuse), "methods": sorted(reused)}} if reused else {}),
             "plots": {"grid": grid_png.name, "psnr": psnr_png.name}}
     from .plots import save_crop_grid, save_psnr_plot
 
-    save_crop_grid(grid, scenes[0].camera, [m.name for m in methods], profiles, grid_png)
+    save_crop_grid(grid, scenes[0].camera, [m.name for m in methods_run], profiles, grid_png)
     save_psnr_plot(data, psnr_png)
     write_json(out_json, data)
     return data
+
+
+def _reusable_rows(path: str | os.PathLike, methods: Sequence[Method], size: int, profiles: list,
+                   scenes: list) -> dict[str, dict[int, dict]]:
+    """Rows of an earlier run of the same benchmark, by method name and level index."""
+    from .results import read_json
+
+    old = read_json(path)
+    same = (old.get("size") == size and old.get("levels") == [{"a": p.a[0], "b": p.b[0]} for p in profiles]
+            and old.get("scenes") == [s.describe() for s in scenes])
+    if not same:
+        raise ValueError(f"{path}: another benchmark (size, levels or scenes differ); it cannot be reused here")
+    wanted = {m.name for m in methods}
+    rows: dict[str, dict[int, dict]] = {}
+    for row in old["results"]:
+        if row["method"] in wanted:
+            rows.setdefault(row["method"], {})[row["level"]] = row
+    return {name: r for name, r in rows.items() if len(r) == len(profiles)}
+
+
+def _check_same_inputs(path: str | os.PathLike, scenes: list, profiles: list) -> None:
+    """The earlier run's noisy-input scores must equal this run's: the same noise was drawn."""
+    from .results import read_json
+
+    old = {(r["level"], s["scene"]): s["raw_psnr"] for r in read_json(path)["results"] if r["method"] == "noisy"
+           for s in r["per_scene"]}
+    if not old:
+        raise ValueError(f"{path}: has no 'noisy' rows to check that the inputs are the same; rerun every method")
+    for scene in scenes:
+        for li, profile in enumerate(profiles):
+            if abs(old.get((li, scene.name), float("nan")) - psnr(scene.noisy(profile), scene.clean)) > 1e-9:
+                raise ValueError(f"{path}: its noisy inputs differ from this run's ({scene.name}, a={profile.a[0]:g}); "
+                                 "the benchmark changed, rerun every method")

@@ -85,3 +85,19 @@ def test_export_splits_into_chunks_and_skips_optimizer_state(tmp_path, monkeypat
     assert [p.name for p in written] == ["p-0.tar", "p-1.tar", "p-2.tar"]
     members = [m for p in written for m in tarfile.open(p).getnames()]
     assert sorted(members) == ["r/a.pt", "r/b.pt", "r/c.pt"]
+
+
+def test_the_shipped_pipeline_recipe_resolves():
+    from pathlib import Path
+
+    from training.pipeline import run_config
+
+    root = Path(__file__).resolve().parents[1]
+    spec = load_pipeline(root / "training" / "recipes" / "shipped.yaml")
+    configs = {name: run_config(spec, run) for phase in spec["phases"] for name, run in phase["runs"].items()}
+    assert set(configs) == {"teacher", "student_fm", "student_pixel", "student_plain", "specialists"}
+    students = [configs[n] for n in ("student_fm", "student_pixel", "student_plain")]
+    # the side-by-side students differ only in loss or model: same seed (batches), none branches off a file
+    assert len({c["seed"] for c in students}) == 1 and not any(c.get("branch_from") for c in students)
+    assert all(c["data"]["sampler"] == "device" for c in configs.values())
+    assert configs["specialists"]["init"] == "runs/student_fm/best.pt"

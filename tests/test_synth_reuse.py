@@ -47,3 +47,14 @@ def test_reuse_of_another_benchmark_is_refused(tmp_path):
     with pytest.raises(ValueError, match="noisy inputs differ"):
         run_synth_benchmark([identity_method(), Method("blur", _blur)], n_scenes=1, levels=[1e-3],
                             out_json=tmp_path / "d.json", progress=False, size=64, reuse=tmp_path / "c.json")
+
+
+def test_a_retrained_checkpoint_under_the_same_path_is_rerun(tmp_path):
+    first = Method("model:x.pt", lambda p, prof: p.copy(), fingerprint="aaa")
+    run_synth_benchmark([identity_method(), first], n_scenes=1, levels=[1e-3], out_json=tmp_path / "a.json",
+                        progress=False, size=64)
+    CALLS.clear()
+    retrained = Method("model:x.pt", _blur, fingerprint="bbb")
+    data = run_synth_benchmark([identity_method(), retrained], n_scenes=1, levels=[1e-3], out_json=tmp_path / "b.json",
+                               progress=False, size=64, reuse=tmp_path / "a.json")
+    assert CALLS == [1] and "reused" not in data

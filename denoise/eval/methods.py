@@ -12,7 +12,10 @@ Specs as given on the command line:
 """
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -37,6 +40,7 @@ class Method:
 
     name: str
     denoise: DenoiseFn
+    fingerprint: str | None = None  # SHA-256 of the files behind a model method: a rerun may reuse its scores
 
     def __call__(self, noisy_planes: np.ndarray, profile: NoiseProfile) -> np.ndarray:
         out = np.asarray(self.denoise(noisy_planes, profile), dtype=np.float32)
@@ -55,7 +59,14 @@ def bm3d_method() -> Method:
     return Method("bm3d", bm3d_vst_denoise)
 
 
-def pipeline_method(name: str, model: PipelineModel) -> Method:
+def file_fingerprint(path: str | os.PathLike) -> str:
+    """SHA-256 of a checkpoint or bundle zip, or of a bundle folder's manifest (which holds every file's hash)."""
+    path = Path(path)
+    target = path / "manifest.json" if path.is_dir() else path
+    return hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+def pipeline_method(name: str, model: PipelineModel, fingerprint: str | None = None) -> Method:
     """A runtime model (checkpoint or bundle) through the same tiled path as ``denoise run``."""
     from ..tiling import denoise_planes
 
@@ -63,14 +74,14 @@ def pipeline_method(name: str, model: PipelineModel) -> Method:
         runner, _chosen = model.runner_for(profile)
         return denoise_planes(runner, planes, profile.as_vector(), model.tile, model.overlap)
 
-    return Method(name, run)
+    return Method(name, run, fingerprint)
 
 
 def model_method(path: str, device: str = "auto") -> Method:
     """A torch checkpoint, tiled."""
     from ..pipeline import model_from_checkpoint
 
-    return pipeline_method(f"model:{path}", model_from_checkpoint(path, device))
+    return pipeline_method(f"model:{path}", model_from_checkpoint(path, device), file_fingerprint(path))
 
 
 def bundle_method(path: str, backend: str = "onnx", device: str = "auto") -> Method:
@@ -78,7 +89,7 @@ def bundle_method(path: str, backend: str = "onnx", device: str = "auto") -> Met
     from ..pipeline import model_from_bundle
 
     suffix = "" if backend == "onnx" else f":{backend}"
-    return pipeline_method(f"bundle:{path}{suffix}", model_from_bundle(path, backend, device))
+    return pipeline_method(f"bundle:{path}{suffix}", model_from_bundle(path, backend, device), file_fingerprint(path))
 
 
 def method_from_spec(spec: str, device: str = "auto") -> Method:

@@ -76,8 +76,9 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
     method, clean, with a zoomed inset) and ``<stem>_psnr.png`` (PSNR against noise level).
 
     ``reuse`` names an earlier results JSON of the same benchmark (same size, levels and scenes):
-    methods scored there under the same name are copied instead of rerun (BM3D costs ~20 s per
-    image) and are left out of the crop grid. The noisy input is always recomputed and must match
+    methods scored there under the same name, and for model methods from files with the same
+    SHA-256, are copied instead of rerun (BM3D costs ~20 s per image) and are left out of the crop
+    grid. The noisy input is always recomputed and must match
     the earlier run's, so a changed benchmark is refused rather than mixed.
     """
     from tqdm import tqdm
@@ -121,7 +122,7 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
             rows = per_scene[method.name][li]
             mean = {k: float(np.mean([r[k] for r in rows])) for k in (*METRICS, "seconds")}
             results.append({"method": method.name, "level": li, "a": profile.a[0], "b": profile.b[0],
-                            **mean, "per_scene": rows})
+                            **mean, "per_scene": rows, "fingerprint": method.fingerprint})
     out_json = Path(out_json)
     grid_png = out_json.with_name(out_json.stem + "_grid.png")
     psnr_png = out_json.with_name(out_json.stem + "_psnr.png")
@@ -145,15 +146,24 @@ def _reusable_rows(path: str | os.PathLike, methods: Sequence[Method], size: int
 
     old = read_json(path)
     same = (old.get("size") == size and old.get("levels") == [{"a": p.a[0], "b": p.b[0]} for p in profiles]
-            and old.get("scenes") == [s.describe() for s in scenes])
+            and len(old.get("scenes", [])) == len(scenes)
+            and all(_same_scene(o, s.describe()) for o, s in zip(old["scenes"], scenes)))
     if not same:
         raise ValueError(f"{path}: another benchmark (size, levels or scenes differ); it cannot be reused here")
-    wanted = {m.name for m in methods}
+    wanted = {m.name: m.fingerprint for m in methods}
     rows: dict[str, dict[int, dict]] = {}
-    for row in old["results"]:
-        if row["method"] in wanted:
+    for row in old["results"]:  # same name and the same files behind it (a retrained checkpoint is rerun)
+        if row["method"] in wanted and row.get("fingerprint") == wanted[row["method"]]:
             rows.setdefault(row["method"], {})[row["level"]] = row
     return {name: r for name, r in rows.items() if len(r) == len(profiles)}
+
+
+def _same_scene(old: dict, new: dict) -> bool:
+    """Same scene and camera; camera matrices may differ in the last bits between numpy builds."""
+    if {k: v for k, v in old.items() if k != "camera"} != {k: v for k, v in new.items() if k != "camera"}:
+        return False
+    flat = lambda cam: np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for _, v in sorted(cam.items())])
+    return bool(np.allclose(flat(old["camera"]), flat(new["camera"]), rtol=1e-12, atol=1e-15))
 
 
 def _check_same_inputs(path: str | os.PathLike, scenes: list, profiles: list) -> None:
@@ -166,6 +176,6 @@ def _check_same_inputs(path: str | os.PathLike, scenes: list, profiles: list) ->
         raise ValueError(f"{path}: has no 'noisy' rows to check that the inputs are the same; rerun every method")
     for scene in scenes:
         for li, profile in enumerate(profiles):
-            if abs(old.get((li, scene.name), float("nan")) - psnr(scene.noisy(profile), scene.clean)) > 1e-9:
+            if not abs(old.get((li, scene.name), float("nan")) - psnr(scene.noisy(profile), scene.clean)) < 1e-6:
                 raise ValueError(f"{path}: its noisy inputs differ from this run's ({scene.name}, a={profile.a[0]:g}); "
                                  "the benchmark changed, rerun every method")

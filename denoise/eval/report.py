@@ -33,6 +33,18 @@ def _synth_section(data: dict, source: Path, link_dir: Path) -> list[str]:
              f"Held-out scenes: {', '.join(s['name'] for s in data['scenes'])}; "
              f"{data['size']}×{data['size']} Bayer pixels, Poisson–Gaussian noise with b on the DND line. "
              "Raw metrics as DND (peak 1, clipped); sRGB metrics after the fixed ISP of `denoise.render`.", ""]
+    lines += ["Raw PSNR (dB) by noise level, mean over scenes:", "",
+              "| method | " + " | ".join(f"a = {lv['a']:.3g}" for lv in data["levels"]) + " | mean |",
+              "|---|" + "---:|" * (len(data["levels"]) + 1)]
+    for name in data["methods"]:
+        by_level = {r["level"]: r["raw_psnr"] for r in data["results"] if r["method"] == name}
+        values = [by_level.get(li) for li in range(len(data["levels"]))]
+        mean = sum(values) / len(values) if None not in values else None
+        lines.append(f"| {name} | " + " | ".join(_fmt(v) for v in values) + f" | {_fmt(mean)} |")
+    lines.append("")
+    if data.get("reused"):
+        lines += [f"Rows of {', '.join(data['reused']['methods'])} were copied from `{data['reused']['from']}` "
+                  "(same scenes, levels and noisy inputs; `--reuse`).", ""]
     for li, level in enumerate(data["levels"]):
         lines += [f"#### a = {level['a']:.3g}, b = {level['b']:.3g}", "",
                   "| method | raw PSNR (dB) | raw SSIM | sRGB PSNR (dB) | sRGB SSIM | s / image |",

@@ -50,7 +50,7 @@ class FeatureAlignStudent(nn.Module):
 
     def __init__(self, widths: Sequence[int] = (16, 32, 64, 128), enc_blocks: Sequence[int] = (0, 0, 1, 1),
                  dec_blocks: Sequence[int] = (1, 1, 1), fa_hidden: Sequence[int] = (8, 8, 8, 16),
-                 feature_align: bool = True) -> None:
+                 feature_align: bool = True, stem_kernel: int | None = None, fa_levels: int | None = None) -> None:
         super().__init__()
         widths, enc_blocks, dec_blocks, fa_hidden = list(widths), list(enc_blocks), list(dec_blocks), list(fa_hidden)
         levels = len(widths)
@@ -58,9 +58,19 @@ class FeatureAlignStudent(nn.Module):
             raise ValueError("widths, enc_blocks, fa_hidden need one entry per level; dec_blocks one fewer")
         self.config = {"widths": widths, "enc_blocks": enc_blocks, "dec_blocks": dec_blocks,
                        "fa_hidden": fa_hidden, "feature_align": feature_align}
+        # Older checkpoints have neither key: 1×1 stem with Feature-Align (3×3 without), FA at every level.
+        if stem_kernel is not None:
+            self.config["stem_kernel"] = stem_kernel
+        if fa_levels is not None:
+            self.config["fa_levels"] = fa_levels
         self.stride = 2 ** (levels - 1)
         self.feature_align = feature_align
-        stem_kernel = 1 if feature_align else 3
+        stem_kernel = stem_kernel if stem_kernel is not None else (1 if feature_align else 3)
+        # Feature-Align on the deepest ``fa_levels`` levels (all by default): at full resolution the
+        # modulation costs as much as a 3×3 stem, which the ablation found worth more there.
+        self.fa_start = levels - (fa_levels if fa_levels is not None else levels)
+        if not 0 <= self.fa_start < levels:
+            raise ValueError(f"fa_levels must be 1…{levels}, got {fa_levels}")
         self.stem = nn.Sequential(nn.Conv2d(COND_CHANNELS, widths[0], stem_kernel, padding=stem_kernel // 2), act())
         self.encoders = nn.ModuleList(nn.Sequential(*[SeparableResBlock(widths[i]) for _ in range(enc_blocks[i])])
                                       for i in range(levels))
@@ -70,33 +80,35 @@ class FeatureAlignStudent(nn.Module):
                                       for i in range(levels - 1))
         # Modulation points per level: encoder output (if it has blocks) and decoder output.
         self._enc_point = [enc_blocks[i] > 0 or i == levels - 1 for i in range(levels)]
-        if feature_align:
-            self.align = nn.ModuleList(
-                FeatureAlign(widths[i], fa_hidden[i], int(self._enc_point[i]) + int(i < levels - 1), 1 if i == 0 else 3)
-                for i in range(levels))
+        if feature_align:  # keyed by level ("0", "1", …): the same state-dict names as a list of every level
+            self.align = nn.ModuleDict({
+                str(i): FeatureAlign(widths[i], fa_hidden[i], int(self._enc_point[i]) + int(i < levels - 1),
+                                     1 if i == 0 else 3)
+                for i in range(self.fa_start, levels)})
         self.pool = nn.AvgPool2d(2)
         self.head = nn.Conv2d(widths[0], 4, 1)
 
     def forward(self, x: Tensor, noise: Tensor) -> Tensor:
         cond, scale = normalized_inputs(x, noise)
-        hidden = []
+        hidden: dict[int, Tensor] = {}
         if self.feature_align:
             c = cond
-            for i, align in enumerate(self.align):
+            for i in range(len(self.encoders)):
                 if i:
                     c = self.pool(c)
-                hidden.append(align.features(c))
+                if i >= self.fa_start:
+                    hidden[i] = self.align[str(i)].features(c)
         h = self.stem(cond)
         skips = []
         for i, enc in enumerate(self.encoders):
             h = enc(h)
-            if self.feature_align and self._enc_point[i]:
-                h = self.align[i].modulate(h, hidden[i], 0)
+            if i in hidden and self._enc_point[i]:
+                h = self.align[str(i)].modulate(h, hidden[i], 0)
             if i < len(self.downs):
                 skips.append(h)
                 h = self.downs[i](h)
         for i in reversed(range(len(self.decoders))):
             h = self.decoders[i](self.ups[i](h) + skips[i])
-            if self.feature_align:
-                h = self.align[i].modulate(h, hidden[i], int(self._enc_point[i]))
+            if i in hidden:
+                h = self.align[str(i)].modulate(h, hidden[i], int(self._enc_point[i]))
         return x + self.head(h) * scale

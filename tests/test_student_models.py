@@ -5,18 +5,18 @@ import torch
 from denoise.models import build_model, count_macs_per_megapixel, count_params, load_checkpoint
 from denoise.models.registry import model_record
 
-SHIPPED = {"stem_kernel": 3, "fa_levels": 3, "enc_blocks": [0, 0, 0, 1], "fa_hidden": [8, 6, 8, 16]}
+FA_S3 = {"stem_kernel": 3, "fa_levels": 3, "enc_blocks": [0, 0, 0, 1], "fa_hidden": [8, 6, 8, 16]}
 
 
 def test_fa_levels_leave_out_the_finest_levels_and_stay_within_budget():
-    model = build_model("feature_align", **SHIPPED)
+    model = build_model("feature_align", **FA_S3)
     assert sorted(model.align.keys()) == ["1", "2", "3"]
     assert model.stem[0].kernel_size == (3, 3)
     assert count_params(model) <= 300_000 and count_macs_per_megapixel(model) <= 1.25e9
 
 
 def test_modulation_acts_on_the_kept_levels():
-    model = build_model("feature_align", **SHIPPED).eval()
+    model = build_model("feature_align", **FA_S3).eval()
     x, n = torch.rand(1, 4, 32, 32) * 0.5, torch.full((1, 8), 1e-3)
     base = model(x, n)
     for level in ("1", "3"):  # heads start at zero (identity); a non-zero head must reach the output

@@ -73,6 +73,18 @@ def _eval_residual(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_runs(args: argparse.Namespace) -> int:
+    from .runs import run_training_report
+
+    data = run_training_report(args.runs, args.out, command=_command_line())
+    for r in data["runs"]:
+        last = max(r["val"], key=int) if r["val"] else None
+        print(f"{r['name']:>20}  {r['arch']:<13} step {r['step']}/{r['steps']}  "
+              + (f"val {r['val'][last]['mean']:.2f} dB at {last}" if last else "no validation yet"))
+    print(f"results: {args.out}")
+    return 0
+
+
 def _eval_report(args: argparse.Namespace) -> int:
     from .report import render_report
 
@@ -134,6 +146,12 @@ def add_eval_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="benchmarks/results/residual.json", help="results JSON")
     common(p)
     p.set_defaults(func=_eval_residual)
+
+    p = _add(sub, "runs", "compare training runs: validation PSNR at equal steps, params, MACs, training time",
+             "denoise eval runs runs/student_pixel runs/student_plain --out benchmarks/results/training.json")
+    p.add_argument("runs", nargs="+", help="run directories (config.yaml, run.json, metrics.jsonl, best.pt)")
+    p.add_argument("--out", default="benchmarks/results/training.json", help="results JSON")
+    p.set_defaults(func=_eval_runs)
 
     p = _add(sub, "report", "render BENCHMARKS.md from a folder of results JSON files",
              "denoise eval report --results benchmarks/results --out BENCHMARKS.md")

@@ -1,0 +1,22 @@
+"""`denoise eval runs`: training runs side by side at equal steps, rendered into BENCHMARKS.md."""
+import json
+
+from denoise.cli import main
+from denoise.eval.report import render_report
+from training.train import load_recipe, train
+from training_fixtures import tiny_recipe
+
+
+def test_runs_are_described_and_rendered_at_equal_steps(tmp_path, capsys):
+    recipe = tiny_recipe(tmp_path, steps=6)
+    train(load_recipe(recipe), tmp_path / "a", progress=False)
+    train(load_recipe(recipe, {"model": {"arch": "plain"}}), tmp_path / "b", max_minutes=0, progress=False)
+    out = tmp_path / "results" / "training.json"
+    assert main(["eval", "runs", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    a, b = data["runs"]
+    assert a["finished"] and a["step"] == 6 and set(a["val"]) == {"3", "6"} and a["arch"] == "feature_align"
+    assert not b["finished"] and b["step"] == 1 and b["arch"] == "plain" and b["val"] == {}
+    assert a["params"] > 0 and a["macs_per_mp"] > 0 and a["loss"] == "l1"
+    md = render_report(out.parent, tmp_path / "B.md").read_text()
+    assert "## Training runs and ablations" in md and "1/6 (paused)" in md

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerate every number in BENCHMARKS.md: the held-out benchmark of all shipped models and
-# baselines, the cost of the shipped generalist and a specialist, then the report itself.
+# Regenerate every number in BENCHMARKS.md: the held-out benchmark of the shipped bundle, the
+# students of the ablations, the teacher and the baselines; the cost of a shipped specialist; the
+# training runs at equal steps; then the report itself.
 # BM3D rows are reused from the previous results when the benchmark set is unchanged (--reuse);
 # delete benchmarks/results/synth.json to rerun it (~7 minutes on 2 cores).
 set -euo pipefail
@@ -14,4 +15,6 @@ denoise eval synth --scenes 4 --quiet --reuse "$R/synth.json" --out "$R/synth.js
   --method model:runs/student_plain/best.pt \
   --method "bundle:$B:torch" --method "bundle:$B" --method "bundle:$B:int8"
 denoise bench --model "$B/s1.pt" --onnx-fp32 "$B/s1.onnx" --onnx-int8 "$B/s1.int8.onnx" --out "$R/cost.json"
+denoise eval runs runs/teacher runs/student_pixel runs/student_fm runs/student_plain runs/student_fa_s3 \
+  runs/specialists --out "$R/training.json"
 denoise eval report --results "$R" --out BENCHMARKS.md

@@ -122,7 +122,21 @@ def _training_section(data: dict, source: Path) -> list[str]:
             done += f", branch at {r['branch_step']}"
         lines.append(f"| {r['name']} | {r['arch']} | {r['loss']} | {r['params']:,} | {r['macs_per_mp'] / 1e9:.2f} | "
                      + " | ".join(cells) + f" | {done} | {_fmt((r['wall_s'] or 0) / 60, 0)} |")
-    return lines + [""]
+    lines.append("")
+    for group in data.get("specialists", []):
+        lines += [f"#### Specialists `{group['run']}` against their generalist `{group['generalist']}`", "",
+                  "Validation raw PSNR (dB) at three levels inside each specialist's own sub-range (core range; "
+                  "it trained on the range widened by the overlap).", "",
+                  "| specialist | core range of a | levels | specialist | generalist | Δ (dB) | steps | train (min) |",
+                  "|---|---|---|---:|---:|---:|---:|---:|"]
+        for sp in group["specialists"]:
+            levels = ", ".join(f"{float(k):.3g}" for k in sp["val_psnr"] if k != "mean")
+            mine, theirs = sp["val_psnr"]["mean"], sp["generalist_val_psnr"]["mean"]
+            lines.append(f"| {sp['name']} | {sp['core_range'][0]:.3g} – {sp['core_range'][1]:.3g} | {levels} | "
+                         f"{_fmt(mine)} | {_fmt(theirs)} | {mine - theirs:+.2f} | {sp['steps']} | "
+                         f"{_fmt((sp['wall_s'] or 0) / 60, 0)} |")
+        lines.append("")
+    return lines
 
 
 def _pm(mean, std) -> str:

@@ -63,11 +63,28 @@ def describe_run(run_dir: str | os.PathLike) -> dict:
             "val": {str(k): v for k, v in sorted(val.items())}}
 
 
+def describe_specialists(run_dir: str | os.PathLike) -> dict:
+    """A specialists run (``specialists.json``): each specialist against its generalist on its own sub-range."""
+    run_dir = Path(run_dir)
+    summary = json.loads((run_dir / "specialists.json").read_text())
+    rows = []
+    for s in summary["specialists"]:
+        sub = describe_run(run_dir / s["name"])
+        rows.append({"name": s["name"], "core_range": s["core_range"], "a_range": s["a_range"],
+                     "val_psnr": s["val_psnr"], "generalist_val_psnr": s["generalist_val_psnr"],
+                     "steps": sub["step"], "wall_s": sub["wall_s"]})
+    return {"run": run_dir.as_posix(), "generalist": summary["generalist"], "boundaries": summary["boundaries"],
+            "specialists": rows}
+
+
 def run_training_report(run_dirs: Sequence[str | os.PathLike], out_json: str | os.PathLike,
                         command: str = "") -> dict:
-    """Describe every run and write the results JSON ``eval report`` renders as a table."""
+    """Describe every run (and specialists run) and write the results JSON ``eval report`` renders."""
     if not run_dirs:
         raise ResultsError("name at least one run dir, e.g. runs/student_pixel runs/student_plain")
-    data = {**results_header("training", command), "runs": [describe_run(d) for d in run_dirs]}
+    runs = [d for d in run_dirs if not (Path(d) / "specialists.json").is_file()]
+    specialists = [describe_specialists(d) for d in run_dirs if (Path(d) / "specialists.json").is_file()]
+    data = {**results_header("training", command), "runs": [describe_run(d) for d in runs],
+            "specialists": specialists}
     write_json(out_json, data)
     return data

@@ -12,7 +12,7 @@ denoise eval synth --scenes 4 --quiet --reuse "$R/synth.json" --out "$R/synth.js
   --method noisy --method bm3d \
   --method model:runs/teacher/best.pt \
   --method model:runs/student_pixel/best.pt --method model:runs/student_fm/best.pt \
-  --method model:runs/student_plain/best.pt \
+  --method model:runs/student_plain/best.pt --method model:runs/student_fa_s3/best.pt \
   --method "bundle:$B:torch" --method "bundle:$B" --method "bundle:$B:int8"
 denoise bench --model "$B/s1.pt" --onnx-fp32 "$B/s1.onnx" --onnx-int8 "$B/s1.int8.onnx" --out "$R/cost.json"
 denoise eval runs runs/teacher runs/student_pixel runs/student_fm runs/student_plain runs/student_fa_s3 \

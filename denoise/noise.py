@@ -136,6 +136,9 @@ class NoiseProfile:
         return f"a=[{a}] b=[{b}] ({self.source})"
 
 
+LOG_B_SLOPE, LOG_B_INTERCEPT = 2.18, 1.20  # the DND-fitted line log b = slope·log a + intercept
+
+
 def log_linear_b(a: float | np.ndarray, jitter: float | np.ndarray = 0.0) -> float | np.ndarray:
     """Read term b on the DND-fitted line ``log b = 2.18·log a + 1.20 (+ jitter)`` (natural logs)."""
-    return np.exp(2.18 * np.log(a) + 1.20 + jitter)
+    return np.exp(LOG_B_SLOPE * np.log(a) + LOG_B_INTERCEPT + jitter)

@@ -38,3 +38,9 @@ def test_specialists_run_is_rendered_against_its_generalist(tmp_path):
     assert [s["name"] for s in group["specialists"]] == ["s0", "s1"] and group["boundaries"] == [group["boundaries"][0]]
     md = render_report(out.parent, tmp_path / "B.md").read_text()
     assert "#### Specialists" in md and "| s1 |" in md
+
+
+def test_a_folder_that_is_not_a_run_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["eval", "runs", str(tmp_path / "empty"), "--out", str(tmp_path / "t.json")]) == 2
+    assert "not a training run dir" in capsys.readouterr().err

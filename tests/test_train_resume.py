@@ -95,3 +95,31 @@ def test_branch_with_the_same_loss_equals_the_straight_run(tmp_path):
     train(other, tmp_path / "l2", progress=False)
     l2 = _weights(tmp_path / "l2" / "latest.pt")
     assert not all(torch.equal(straight[k], l2[k]) for k in straight)
+
+
+def test_bad_branch_points_are_clear_errors(tmp_path):
+    recipe = tiny_recipe(tmp_path, steps=3)
+    with pytest.raises(FileNotFoundError, match="branch_from: .* does not exist"):
+        train(load_recipe(recipe, {"branch_from": str(tmp_path / "missing.pt")}), tmp_path / "a", progress=False)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="is not a torch checkpoint"):
+        train(load_recipe(recipe, {"branch_from": str(tmp_path / "junk.pt")}), tmp_path / "b", progress=False)
+    train(load_recipe(recipe), tmp_path / "trunk", progress=False)
+    with pytest.raises(ValueError, match="not a resumable checkpoint"):  # a best.pt has no optimizer state
+        train(load_recipe(recipe, {"branch_from": str(tmp_path / "trunk" / "best.pt")}), tmp_path / "c", progress=False)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
+
+
+def test_resumed_branch_keeps_its_origin(tmp_path):
+    recipe = tiny_recipe(tmp_path, steps=6)
+    train(load_recipe(recipe), tmp_path / "trunk", max_minutes=0, progress=False)
+    branch = load_recipe(recipe, {"branch_from": str(tmp_path / "trunk" / "latest.pt")})
+    train(branch, tmp_path / "branch", max_minutes=0, progress=False)
+    train(branch, tmp_path / "branch", resume=True, progress=False)
+    info = json.loads((tmp_path / "branch" / "run.json").read_text())
+    assert info["branch_step"] == 1 and info["step"] == 6
+
+
+def test_unknown_sampler_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="data.sampler must be 'host' or 'device'"):
+        train(load_recipe(tiny_recipe(tmp_path), {"data": {"sampler": "gpu"}}), tmp_path / "r", progress=False)

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from denoise import synth
 from denoise.cfa import pack_rggb
-from denoise.noise import log_linear_b
+from denoise.noise import LOG_B_INTERCEPT, LOG_B_SLOPE, log_linear_b
 
 SRGB_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
@@ -321,7 +321,7 @@ class DevicePairSampler:
         log_a = lo + (hi - lo) * torch.rand(n, 1, generator=gen, device=dev, dtype=torch.float64)
         jitter = self.prior.b_sigma * torch.randn(n, 1, generator=gen, device=dev, dtype=torch.float64)
         a = log_a.exp()
-        b = torch.exp(2.18 * log_a + 1.20 + jitter)  # the line of denoise.noise.log_linear_b
+        b = torch.exp(LOG_B_SLOPE * log_a + LOG_B_INTERCEPT + jitter)  # denoise.noise.log_linear_b, on tensors
         noise = torch.cat([a.expand(n, 4), b.expand(n, 4)], 1).float()
         a4, b4 = a.float()[:, :, None, None], b.float()[:, :, None, None]
         shot = torch.poisson(clean.clamp_min(0) / a4, generator=gen) * a4

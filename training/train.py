@@ -147,6 +147,29 @@ def _versions() -> dict:
             "machine": platform.machine(), "cpu_count": os.cpu_count()}
 
 
+def _resumable_checkpoint(path: Path) -> dict:
+    """A run's ``latest.pt`` (model, optimizer, step) to branch from, or a clear error."""
+    if not path.is_file():
+        raise FileNotFoundError(f"branch_from: {path} does not exist; name another run's latest.pt")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for files that are not checkpoints
+        raise ValueError(f"branch_from: {path} is not a torch checkpoint ({type(err).__name__})") from None
+    if not isinstance(state, dict) or not {"model", "optimizer", "step"} <= set(state):
+        raise ValueError(f"branch_from: {path} is not a resumable checkpoint (model, optimizer, step); "
+                         "name a run's latest.pt, not a best.pt or a route checkpoint")
+    return state
+
+
+def _branch_record(run_dir: Path, resume: bool, branch: str | None, step: int) -> dict:
+    """run.json's note of where a branched run came from (kept when the branch is later resumed)."""
+    if branch:
+        return {"branched_from": str(branch), "branch_step": step}
+    info = run_dir / "run.json"
+    old = json.loads(info.read_text()) if resume and info.is_file() else {}
+    return {k: old[k] for k in ("branched_from", "branch_step") if k in old}
+
+
 def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_minutes: float | None = None,
           progress: bool = True) -> dict:
     """Train per ``config`` into ``run_dir``; returns the last validation result.
@@ -172,6 +195,10 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
         # the run's own resolved config wins: resuming never changes a recipe silently (options added
         # to DEFAULTS since the run started take their default, which is the old behaviour)
         config = deep_merge(DEFAULTS, yaml.safe_load((run_dir / "config.yaml").read_text()))
+    branch = None if resume else config.get("branch_from")
+    # checked before the pool is built: a wrong branch_from fails in seconds, not after minutes
+    start = (torch.load(latest, map_location="cpu", weights_only=True) if resume
+             else _resumable_checkpoint(Path(branch)) if branch else None)
     seed = int(config["seed"])
     torch.manual_seed(seed)
 
@@ -225,9 +252,8 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
             optimizer.add_param_group({"params": strategy_params})
 
     step, best, history_s = 0, -math.inf, 0.0
-    branch = config.get("branch_from")
-    if resume or branch:
-        state = torch.load(latest if resume else branch, map_location=device, weights_only=True)
+    if start is not None:
+        state = start
         model.load_state_dict(state["model"]["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         if strategy is not None and resume:
@@ -243,7 +269,7 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
             (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         run_info = {"name": config["name"], "kind": config["kind"], "seed": seed, "argv": sys.argv,
                     "versions": _versions(), "world_size": ddp.world, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                    **({"branched_from": str(branch), "branch_step": step} if branch else {})}
+                    **_branch_record(run_dir, resume, branch, step)}
         (run_dir / "run.json").write_text(json.dumps(run_info, indent=2))
     metrics = open(run_dir / "metrics.jsonl", "a") if ddp.main else None
 

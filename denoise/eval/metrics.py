@@ -78,8 +78,8 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
     ``reuse`` names an earlier results JSON of the same benchmark (same size, levels and scenes):
     methods scored there under the same name, and for model methods from files with the same
     SHA-256, are copied instead of rerun (BM3D costs ~20 s per image) and are left out of the crop
-    grid. The noisy input is always recomputed and must match
-    the earlier run's, so a changed benchmark is refused rather than mixed.
+    grid. The noisy input is always recomputed and must match the earlier run's, so a changed
+    benchmark is refused rather than mixed.
     """
     from tqdm import tqdm
 
@@ -90,8 +90,12 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
         raise ValueError(f"each method must be named once, got {names}")
     profiles = [bench_level(a) for a in levels]
     scenes = bench_scenes(n_scenes, size)
-    reused = _reusable_rows(reuse, methods, size, profiles, scenes) if reuse else {}
+    from .results import read_json
+
+    earlier = read_json(reuse) if reuse else None
+    reused = _reusable_rows(earlier, reuse, methods, size, profiles, scenes) if earlier else {}
     reused.pop("noisy", None)
+    noisy_psnr: dict[tuple[int, str], float] = {}
     methods_run = [m for m in methods if m.name not in reused]
     per_scene: dict[str, dict[int, list[dict]]] = {m.name: {i: [] for i in range(len(profiles))} for m in methods_run}
     grid: dict[int, dict[str, np.ndarray]] = {}
@@ -99,6 +103,8 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
     for scene in scenes:
         for li, profile in enumerate(profiles):
             noisy = scene.noisy(profile)
+            if reused:
+                noisy_psnr[(li, scene.name)] = psnr(noisy, scene.clean)
             if scene.position == 0:
                 grid[li] = {"noisy": noisy, "clean": scene.clean}
             for method in methods_run:
@@ -112,7 +118,7 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
     bar.close()
 
     if reused:
-        _check_same_inputs(reuse, scenes, profiles)
+        _check_same_inputs(earlier, reuse, noisy_psnr)
     results = []
     for method in methods:
         if method.name in reused:
@@ -139,12 +145,9 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
     return data
 
 
-def _reusable_rows(path: str | os.PathLike, methods: Sequence[Method], size: int, profiles: list,
+def _reusable_rows(old: dict, path: str | os.PathLike, methods: Sequence[Method], size: int, profiles: list,
                    scenes: list) -> dict[str, dict[int, dict]]:
-    """Rows of an earlier run of the same benchmark, by method name and level index."""
-    from .results import read_json
-
-    old = read_json(path)
+    """Rows of an earlier run ``old`` (read from ``path``) of the same benchmark, by method name and level."""
     same = (old.get("size") == size and old.get("levels") == [{"a": p.a[0], "b": p.b[0]} for p in profiles]
             and len(old.get("scenes", [])) == len(scenes)
             and all(_same_scene(o, s.describe()) for o, s in zip(old["scenes"], scenes)))
@@ -166,16 +169,13 @@ def _same_scene(old: dict, new: dict) -> bool:
     return bool(np.allclose(flat(old["camera"]), flat(new["camera"]), rtol=1e-12, atol=1e-15))
 
 
-def _check_same_inputs(path: str | os.PathLike, scenes: list, profiles: list) -> None:
+def _check_same_inputs(old: dict, path: str | os.PathLike, noisy_psnr: dict[tuple[int, str], float]) -> None:
     """The earlier run's noisy-input scores must equal this run's: the same noise was drawn."""
-    from .results import read_json
-
-    old = {(r["level"], s["scene"]): s["raw_psnr"] for r in read_json(path)["results"] if r["method"] == "noisy"
-           for s in r["per_scene"]}
-    if not old:
+    earlier = {(r["level"], s["scene"]): s["raw_psnr"] for r in old["results"] if r["method"] == "noisy"
+               for s in r["per_scene"]}
+    if not earlier:
         raise ValueError(f"{path}: has no 'noisy' rows to check that the inputs are the same; rerun every method")
-    for scene in scenes:
-        for li, profile in enumerate(profiles):
-            if not abs(old.get((li, scene.name), float("nan")) - psnr(scene.noisy(profile), scene.clean)) < 1e-6:
-                raise ValueError(f"{path}: its noisy inputs differ from this run's ({scene.name}, a={profile.a[0]:g}); "
-                                 "the benchmark changed, rerun every method")
+    for (li, scene), value in noisy_psnr.items():
+        if not abs(earlier.get((li, scene), float("nan")) - value) < 1e-6:
+            raise ValueError(f"{path}: its noisy inputs differ from this run's ({scene}, level {li}); "
+                             "the benchmark changed, rerun every method")

@@ -26,19 +26,32 @@ def _loss_summary(loss: dict) -> str:
     return " + ".join(parts)
 
 
-def describe_run(run_dir: str | os.PathLike) -> dict:
-    """One run dir: model cost, loss, seed, steps reached, wall time and its validation events."""
+def _read_run(run_dir: Path) -> tuple[dict, dict, list[dict]]:
+    """``config.yaml``, ``run.json`` and the ``metrics.jsonl`` events of a run dir."""
     import yaml
 
-    from ..models import count_macs_per_megapixel, count_params, load_checkpoint
-
-    run_dir = Path(run_dir)
     try:
         config = yaml.safe_load((run_dir / "config.yaml").read_text())
         info = json.loads((run_dir / "run.json").read_text())
         events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     except (OSError, ValueError) as err:
         raise ResultsError(f"{run_dir}: not a training run dir (config.yaml, run.json, metrics.jsonl): {err}") from None
+    return config, info, events
+
+
+def _progress(info: dict, events: list[dict]) -> tuple[int, float]:
+    """Steps reached and wall time; a killed run's run.json has neither yet, its log has the last ones."""
+    step = info.get("step") or max((int(e["step"]) for e in events if "step" in e), default=0)
+    wall = info.get("wall_s") or max((e["wall_s"] for e in events if "wall_s" in e), default=0.0)
+    return step, wall
+
+
+def describe_run(run_dir: str | os.PathLike) -> dict:
+    """One run dir: model cost, loss, seed, steps reached, wall time and its validation events."""
+    from ..models import count_macs_per_megapixel, count_params, load_checkpoint
+
+    run_dir = Path(run_dir)
+    config, info, events = _read_run(run_dir)
     if (run_dir / "best.pt").is_file():
         model = load_checkpoint(run_dir / "best.pt")
     else:  # paused before its first validation: the architecture is in the resumable checkpoint
@@ -48,6 +61,7 @@ def describe_run(run_dir: str | os.PathLike) -> dict:
 
         model = model_from_record(torch.load(run_dir / "latest.pt", map_location="cpu", weights_only=True)["model"],
                                   str(run_dir / "latest.pt"))
+    step, wall = _progress(info, events)
     val = {}
     for e in events:  # a branch's metrics continue its trunk's steps; the last event per step wins
         if "val_psnr" in e:
@@ -55,10 +69,7 @@ def describe_run(run_dir: str | os.PathLike) -> dict:
     return {"run": run_dir.as_posix(), "name": config["name"], "arch": model.arch, "config": model.config,
             "params": count_params(model), "macs_per_mp": count_macs_per_megapixel(model),
             "loss": _loss_summary(config["loss"]), "seed": config["seed"], "steps": config["optim"]["steps"],
-            # a killed run's run.json has no step or time yet: its log has the last ones
-            "step": info.get("step") or max((int(e["step"]) for e in events if "step" in e), default=0),
-            "finished": "finished" in info,
-            "wall_s": info.get("wall_s") or max((e["wall_s"] for e in events if "wall_s" in e), default=0.0),
+            "step": step, "finished": "finished" in info, "wall_s": wall,
             "branched_from": info.get("branched_from"), "branch_step": info.get("branch_step"),
             "val": {str(k): v for k, v in sorted(val.items())}}
 
@@ -69,10 +80,11 @@ def describe_specialists(run_dir: str | os.PathLike) -> dict:
     summary = json.loads((run_dir / "specialists.json").read_text())
     rows = []
     for s in summary["specialists"]:
-        sub = describe_run(run_dir / s["name"])
+        _config, info, events = _read_run(run_dir / s["name"])
+        steps, wall = _progress(info, events)
         rows.append({"name": s["name"], "core_range": s["core_range"], "a_range": s["a_range"],
                      "val_psnr": s["val_psnr"], "generalist_val_psnr": s["generalist_val_psnr"],
-                     "steps": sub["step"], "wall_s": sub["wall_s"]})
+                     "steps": steps, "wall_s": wall})
     return {"run": run_dir.as_posix(), "generalist": summary["generalist"], "boundaries": summary["boundaries"],
             "specialists": rows}
 

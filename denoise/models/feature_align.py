@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from .blocks import PoolDown, SeparableResBlock, Up, act
 from .conditioning import normalized_inputs
 
 COND_CHANNELS = 8  # 4 normalized noisy planes + 4 normalized std planes
+# What γ, β are computed from. "normalized": the network input (x / s, std / s) — at low noise x / s
+# reaches ~100, so a multiplicative modulation computed from it swings by orders of magnitude across
+# noise levels. "bounded": the noisy planes as they are (in [0, 1]) with the std map / s, both O(1).
+FA_INPUTS = ("normalized", "bounded")
 
 
 class FeatureAlign(nn.Module):
@@ -50,7 +55,8 @@ class FeatureAlignStudent(nn.Module):
 
     def __init__(self, widths: Sequence[int] = (16, 32, 64, 128), enc_blocks: Sequence[int] = (0, 0, 1, 1),
                  dec_blocks: Sequence[int] = (1, 1, 1), fa_hidden: Sequence[int] = (8, 8, 8, 16),
-                 feature_align: bool = True, stem_kernel: int | None = None, fa_levels: int | None = None) -> None:
+                 feature_align: bool = True, stem_kernel: int | None = None, fa_levels: int | None = None,
+                 separable_stem: bool = False, fa_input: str = "normalized") -> None:
         super().__init__()
         widths, enc_blocks, dec_blocks, fa_hidden = list(widths), list(enc_blocks), list(dec_blocks), list(fa_hidden)
         levels = len(widths)
@@ -63,6 +69,13 @@ class FeatureAlignStudent(nn.Module):
             self.config["stem_kernel"] = stem_kernel
         if fa_levels is not None:
             self.config["fa_levels"] = fa_levels
+        if separable_stem:
+            self.config["separable_stem"] = True
+        if fa_input not in FA_INPUTS:
+            raise ValueError(f"fa_input must be one of {FA_INPUTS}, got {fa_input!r}")
+        if fa_input != "normalized":
+            self.config["fa_input"] = fa_input
+        self.fa_input = fa_input
         self.stride = 2 ** (levels - 1)
         self.feature_align = feature_align
         stem_kernel = stem_kernel if stem_kernel is not None else (1 if feature_align else 3)
@@ -71,7 +84,12 @@ class FeatureAlignStudent(nn.Module):
         self.fa_start = levels - (fa_levels if fa_levels is not None else levels)
         if not 0 <= self.fa_start < levels:
             raise ValueError(f"fa_levels must be 1…{levels}, got {fa_levels}")
-        self.stem = nn.Sequential(nn.Conv2d(COND_CHANNELS, widths[0], stem_kernel, padding=stem_kernel // 2), act())
+        if separable_stem:  # k×k context on each input plane, then a 1×1 mix: ~1/6 of a full 3×3 stem's MACs
+            self.stem = nn.Sequential(
+                nn.Conv2d(COND_CHANNELS, COND_CHANNELS, stem_kernel, padding=stem_kernel // 2, groups=COND_CHANNELS),
+                nn.Conv2d(COND_CHANNELS, widths[0], 1), act())
+        else:
+            self.stem = nn.Sequential(nn.Conv2d(COND_CHANNELS, widths[0], stem_kernel, padding=stem_kernel // 2), act())
         self.encoders = nn.ModuleList(nn.Sequential(*[SeparableResBlock(widths[i]) for _ in range(enc_blocks[i])])
                                       for i in range(levels))
         self.downs = nn.ModuleList(PoolDown(widths[i], widths[i + 1]) for i in range(levels - 1))
@@ -92,7 +110,7 @@ class FeatureAlignStudent(nn.Module):
         cond, scale = normalized_inputs(x, noise)
         hidden: dict[int, Tensor] = {}
         if self.feature_align:
-            c = cond
+            c = cond if self.fa_input == "normalized" else torch.cat([x, cond[:, 4:]], dim=1)
             for i in range(len(self.encoders)):
                 if i:
                     c = self.pool(c)

@@ -1,8 +1,10 @@
-"""The Feature-Align student: a light encoder–decoder whose activations are modulated at every
-scale by the noisy input itself (``h ← h·(1 + γ) + β``, γ and β computed from the normalized noisy
-planes and their std map), so spatially varying noise is not washed out along the network.
+"""The Feature-Align student: a light encoder–decoder whose activations are modulated by the noisy
+input itself (``h ← h·(1 + γ) + β``, γ and β computed per scale from the noisy planes and their
+std map), so spatially varying noise is not washed out along the network.
 Setting ``feature_align=False`` gives the plain student used for the ablation; it spends the
-MACs saved on a 3×3 stem instead so both variants cost the same.
+MACs saved on a 3×3 stem instead so both variants cost the same. ``separable_stem`` buys the
+full-resolution 3×3 context for a sixth of that, ``fa_levels`` limits the modulation to the coarser
+levels and ``fa_input`` chooses what γ, β see (see ``FA_INPUTS``).
 """
 from __future__ import annotations
 

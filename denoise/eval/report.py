@@ -12,7 +12,7 @@ from ..atomic import atomic_output
 from .results import ResultsError, read_json
 
 _KIND_ORDER = ("synth", "training", "compare", "cost", "residual")
-_TRAINING_STEPS = (1000, 2000, 4000, 6000, 8000, 12000, 14000, 16000)
+_TRAINING_STEPS = (1000, 2000, 4000, 8000, 12000, 16000, 24000, 32000, 40000)
 
 
 def _fmt(value, digits: int = 2) -> str:

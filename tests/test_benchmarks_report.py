@@ -30,7 +30,7 @@ def _residual_results(tmp_path: Path, out: Path) -> None:
 
 def test_report_renders_every_results_file(tmp_path):
     results = tmp_path / "benchmarks" / "results"
-    run_synth_benchmark([identity_method()], n_scenes=1, levels=[1e-3, 5e-3], out_json=results / "synth.json",
+    run_synth_benchmark([identity_method()], n_scenes=2, levels=[1e-3, 5e-3], out_json=results / "synth.json",
                         progress=False, size=32, command="denoise eval synth --method noisy")
     model = build_model("feature_align", widths=[4, 8], enc_blocks=[0, 1], dec_blocks=[1], fa_hidden=[4, 4])
     save_checkpoint(model, tmp_path / "tiny.pt")
@@ -46,6 +46,10 @@ def test_report_renders_every_results_file(tmp_path):
         assert f"- Command: `{command}`" in text
     assert text.count("| method | raw PSNR (dB)") == 2                 # one table per noise level
     assert "#### a = 0.001," in text and "#### a = 0.005," in text
+    scenes = re.search(r"\| method \| (procedural:\d+) \| (skimage:\w+) \|\n", text)  # by-scene table
+    assert scenes, "no table by scene"
+    row = re.search(r"\| noisy \| (\d+\.\d\d) \| (\d+\.\d\d) \|\n", text)
+    assert row and row.group(1) != row.group(2)
     assert re.search(r"\| noisy \| \d+\.\d\d \| 0\.\d{4} \| \d+\.\d\d \| 0\.\d{4} \|", text)
     assert re.search(r"\| torch \| – \| – \| \d+\.\d\d \| \d+\.\d\d \| – \| – \| – \| – \|", text)
     assert "| phone.dng | metadata | 0.000 |" in text

@@ -95,10 +95,11 @@ def test_the_shipped_pipeline_recipe_resolves():
     root = Path(__file__).resolve().parents[1]
     spec = load_pipeline(root / "training" / "recipes" / "shipped.yaml")
     configs = {name: run_config(spec, run) for phase in spec["phases"] for name, run in phase["runs"].items()}
-    assert set(configs) == {"teacher", "student_fm", "student_pixel", "student_plain", "student_fa_s3", "specialists"}
-    students = [configs[n] for n in ("student_fm", "student_pixel", "student_plain", "student_fa_s3")]
+    assert set(configs) == {"teacher", "student_fm", "student_pixel", "student_fa_sep_long", "student_plain15_long",
+                            "specialists_fa_long"}
+    students = [configs[n] for n in ("student_fm", "student_pixel", "student_fa_sep_long", "student_plain15_long")]
     # the side-by-side students differ only in loss or model: same seed (batches), none branches off a file
     assert len({c["seed"] for c in students}) == 1 and not any(c.get("branch_from") for c in students)
     assert all(c["data"]["sampler"] == "device" for c in configs.values())
-    assert configs["specialists"]["init"] == "runs/student_plain/best.pt"
-    assert configs["specialists"]["model"]["arch"] == configs["student_plain"]["model"]["arch"]
+    assert configs["specialists_fa_long"]["init"] == "runs/student_fa_sep_long/best.pt"
+    assert configs["specialists_fa_long"]["model"] == configs["student_fa_sep_long"]["model"]

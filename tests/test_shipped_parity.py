@@ -14,7 +14,7 @@ from export.onnx import export_onnx
 from export.verify import PARITY_SIZES, PARITY_TOLERANCE, parity
 
 ROOT = Path(__file__).resolve().parents[1]
-GENERALIST = ROOT / "runs" / "student_plain" / "best.pt"  # the specialists were fine-tuned from it
+GENERALIST = ROOT / "runs" / "student_fa_sep_long" / "best.pt"  # the specialists were fine-tuned from it
 
 BUNDLE = load_bundle(default_bundle_path())
 

@@ -28,6 +28,24 @@ def _provenance(data: dict, source: Path) -> list[str]:
             f"- Results: `{source.name}`", ""]
 
 
+def _by_scene_table(data: dict) -> list[str]:
+    """Raw PSNR per scene, mean over levels: a mean over scenes can hide a method that wins on
+    procedural scenes and loses on photographs."""
+    scenes = [s["name"] for s in data["scenes"]]
+    lines = ["Raw PSNR (dB) by scene, mean over noise levels:", "",
+             "| method | " + " | ".join(scenes) + " |", "|---|" + "---:|" * len(scenes)]
+    for name in data["methods"]:
+        rows = [r for r in data["results"] if r["method"] == name]
+        if len(rows) != len(data["levels"]):
+            continue
+        cells = []
+        for scene in scenes:
+            values = [p["raw_psnr"] for r in rows for p in r["per_scene"] if p["scene"] == scene]
+            cells.append(_fmt(sum(values) / len(values)) if len(values) == len(rows) else "–")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def _synth_section(data: dict, source: Path, link_dir: Path) -> list[str]:
     lines = [f"### Local DND-like benchmark — `{source.stem}`", "",
              *_provenance(data, source),
@@ -43,6 +61,7 @@ def _synth_section(data: dict, source: Path, link_dir: Path) -> list[str]:
         mean = sum(values) / len(values) if None not in values else None
         lines.append(f"| {name} | " + " | ".join(_fmt(v) for v in values) + f" | {_fmt(mean)} |")
     lines.append("")
+    lines += _by_scene_table(data)
     if data.get("reused"):
         lines += [f"Rows of {', '.join(data['reused']['methods'])} were copied from `{data['reused']['from']}` "
                   "(same scenes, levels and noisy inputs; `--reuse`).", ""]

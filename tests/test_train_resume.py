@@ -1,6 +1,7 @@
 """Runs: run dir contents, exact resume, time-limited pause, DDP on CPU with gloo."""
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -66,10 +67,17 @@ def test_max_minutes_pauses_with_a_checkpoint(tmp_path):
     assert torch.load(tmp_path / "run" / "latest.pt", weights_only=True)["step"] == 1
 
 
+def _free_port() -> int:
+    """A port nothing listens on now, so the rendezvous cannot collide with another process."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_two_process_gloo_ddp_runs(tmp_path):
     recipe = tiny_recipe(tmp_path, steps=3)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
            "-m", "denoise.cli", "train", "student", "--recipe", str(recipe), "--out", str(tmp_path / "ddp"),
            "--no-progress"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)

@@ -101,3 +101,16 @@ def test_two_checkpoints_with_the_same_file_name_stay_apart(tmp_path):
     assert methods[0].name != methods[1].name
     with pytest.raises(ValueError, match="named once"):
         run_synth_benchmark([methods[0], methods[0]], 1, [1e-3], tmp_path / "r.json", progress=False, size=64)
+
+
+def test_crop_grid_shows_the_methods_asked_for(tmp_path, monkeypatch):
+    import denoise.eval.plots as plots
+
+    shown = []
+    monkeypatch.setattr(plots, "save_crop_grid", lambda grid, camera, names, profiles, path: shown.append(list(names)))
+    methods = [identity_method(), _blur(), *(Method(f"m{k}", lambda p, prof: p) for k in range(6))]
+    run_synth_benchmark(methods, 1, [1e-3], tmp_path / "a.json", progress=False, size=32)
+    run_synth_benchmark(methods, 1, [1e-3], tmp_path / "b.json", progress=False, size=32, grid_methods=["m5", "blur"])
+    assert shown == [["noisy", "blur", "m0", "m1", "m2", "m3"], ["blur", "m5"]]   # default: the first six run
+    with pytest.raises(ValueError, match="--grid-method bm3d: not among the methods given"):
+        run_synth_benchmark(methods, 1, [1e-3], tmp_path / "c.json", progress=False, size=32, grid_methods=["bm3d"])

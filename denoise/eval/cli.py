@@ -54,7 +54,8 @@ def _eval_synth(args: argparse.Namespace) -> int:
 
     methods = [method_from_spec(spec, args.device) for spec in args.method]
     data = run_synth_benchmark(methods, args.scenes, args.levels, args.out, progress=not args.quiet,
-                               size=args.size, command=_command_line(), reuse=args.reuse)
+                               size=args.size, command=_command_line(), reuse=args.reuse,
+                               grid_methods=args.grid_method)
     for row in data["results"]:
         print(f"{row['method']:>28}  a={row['a']:.3g}  raw {row['raw_psnr']:.2f} dB  sRGB {row['srgb_psnr']:.2f} dB")
     print(f"results: {args.out}")
@@ -135,6 +136,8 @@ def add_eval_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="benchmarks/results/synth.json", help="results JSON (plots are written beside it)")
     p.add_argument("--reuse", metavar="RESULTS.json",
                    help="copy the rows of methods already scored in this earlier results file of the same benchmark")
+    p.add_argument("--grid-method", action="append", metavar="NAME",
+                   help="repeatable: a method shown in the crop grid (default: the first six methods run)")
     common(p)
     p.set_defaults(func=_eval_synth)
 

@@ -65,9 +65,13 @@ def score(estimate_planes: np.ndarray, scene: BenchScene) -> dict:
 METRICS = ("raw_psnr", "raw_ssim", "srgb_psnr", "srgb_ssim")
 
 
+GRID_COLUMNS = 6  # methods shown in the crop grid when none are named
+
+
 def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Sequence[float] = BENCH_A,
                         out_json: str | os.PathLike = "benchmarks/results/synth.json", progress: bool = True,
-                        size: int = BENCH_SIZE, command: str = "", reuse: str | os.PathLike | None = None) -> dict:
+                        size: int = BENCH_SIZE, command: str = "", reuse: str | os.PathLike | None = None,
+                        grid_methods: Sequence[str] | None = None) -> dict:
     """Score every method on every scene × noise level; write the results JSON and two plots.
 
     ``levels`` are shot terms ``a`` (read terms on the DND line). Per method and level the JSON
@@ -80,6 +84,9 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
     SHA-256, are copied instead of rerun (BM3D costs ~20 s per image) and are left out of the crop
     grid. The noisy input is always recomputed and must match the earlier run's, so a changed
     benchmark is refused rather than mixed.
+
+    ``grid_methods`` picks the grid's columns among the methods run (default: the first
+    ``GRID_COLUMNS``), so a long comparison still gives a figure of readable size.
     """
     from tqdm import tqdm
 
@@ -88,6 +95,9 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
     names = [m.name for m in methods]
     if len(set(names)) != len(names):
         raise ValueError(f"each method must be named once, got {names}")
+    unknown = sorted(set(grid_methods or ()) - set(names))
+    if unknown:
+        raise ValueError(f"--grid-method {', '.join(unknown)}: not among the methods given ({', '.join(names)})")
     profiles = [bench_level(a) for a in levels]
     scenes = bench_scenes(n_scenes, size)
     from .results import read_json
@@ -139,7 +149,9 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
             "plots": {"grid": grid_png.name, "psnr": psnr_png.name}}
     from .plots import save_crop_grid, save_psnr_plot
 
-    save_crop_grid(grid, scenes[0].camera, [m.name for m in methods_run], profiles, grid_png)
+    run_names = [m.name for m in methods_run]
+    shown = [n for n in run_names if n in grid_methods] if grid_methods else run_names[:GRID_COLUMNS]
+    save_crop_grid(grid, scenes[0].camera, shown, profiles, grid_png)
     save_psnr_plot(data, psnr_png)
     write_json(out_json, data)
     return data

@@ -3,8 +3,8 @@
 # other specialist sets, the students of the ablations, the teacher and the baselines; the cost of
 # a shipped specialist; the training runs at equal steps; then the report itself.
 # BM3D rows are reused from the previous results when the benchmark set is unchanged (--reuse);
-# delete benchmarks/results/synth.json to rerun it (~7 minutes on 2 cores). The crop grid shows
-# the --grid-method columns that were scored in this run (reused rows have no images).
+# delete benchmarks/results/synth.json to rerun it (~7 minutes on 2 cores). The crop grid shows the
+# shipped bundle beside its equal-budget plain alternative (both always scored anew).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 R=benchmarks/results
@@ -24,8 +24,7 @@ for s in "${students[@]}"; do methods+=(--method "model:runs/$s/best.pt"); done
 denoise eval synth --scenes 4 --quiet --reuse "$R/synth.json" --out "$R/synth.json" \
   --method noisy --method bm3d --method model:runs/teacher/best.pt "${methods[@]}" \
   --method "bundle:$B:torch" --method "bundle:$B" --method "bundle:$B:int8" \
-  --grid-method "bundle:$B" --grid-method "bundle:$B:int8" \
-  --grid-method "bundle:$X/specialists_plain15_long" --grid-method "bundle:$X/specialists"
+  --grid-method "bundle:$B" --grid-method "bundle:$X/specialists_plain15_long"
 denoise bench --model "$B/s1.pt" --onnx-fp32 "$B/s1.onnx" --onnx-int8 "$B/s1.int8.onnx" --repeats 5 --quiet --out "$R/cost.json"
 runs=(runs/teacher)
 for s in "${students[@]}"; do runs+=("runs/$s"); done

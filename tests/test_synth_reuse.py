@@ -32,6 +32,15 @@ def test_reused_rows_are_copied_and_new_methods_run(tmp_path):
     assert read_json(tmp_path / "b.json")["reused"]["methods"] == ["blur"]
 
 
+def test_a_method_asked_for_in_the_grid_is_scored_anew(tmp_path):
+    methods = [identity_method(), Method("blur", _blur)]
+    run_synth_benchmark(methods, n_scenes=1, levels=[1e-3], out_json=tmp_path / "a.json", progress=False, size=64)
+    CALLS.clear()
+    second = run_synth_benchmark(methods, n_scenes=1, levels=[1e-3], out_json=tmp_path / "b.json", progress=False,
+                                 size=64, reuse=tmp_path / "a.json", grid_methods=["blur"])
+    assert CALLS and "reused" not in second
+
+
 def test_reuse_of_another_benchmark_is_refused(tmp_path):
     run_synth_benchmark([identity_method()], n_scenes=1, levels=[1e-3], out_json=tmp_path / "a.json",
                         progress=False, size=64)

@@ -85,8 +85,8 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
     grid. The noisy input is always recomputed and must match the earlier run's, so a changed
     benchmark is refused rather than mixed.
 
-    ``grid_methods`` picks the grid's columns among the methods run (default: the first
-    ``GRID_COLUMNS``), so a long comparison still gives a figure of readable size.
+    ``grid_methods`` picks the grid's columns (default: the first ``GRID_COLUMNS`` methods run),
+    so a long comparison still gives a figure of readable size; they are never reused.
     """
     from tqdm import tqdm
 
@@ -104,7 +104,8 @@ def run_synth_benchmark(methods: Sequence[Method], n_scenes: int = 8, levels: Se
 
     earlier = read_json(reuse) if reuse else None
     reused = _reusable_rows(earlier, reuse, methods, size, profiles, scenes) if earlier else {}
-    reused.pop("noisy", None)
+    for name in ("noisy", *(grid_methods or ())):  # the grid needs their outputs, so they are scored anew
+        reused.pop(name, None)
     noisy_psnr: dict[tuple[int, str], float] = {}
     methods_run = [m for m in methods if m.name not in reused]
     per_scene: dict[str, dict[int, list[dict]]] = {m.name: {i: [] for i in range(len(profiles))} for m in methods_run}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import synth
+from training import synth
 from .cfa import pack_rggb, unpack_rggb
 from .noise import NoiseProfile, log_linear_b
 

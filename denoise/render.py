@@ -1,4 +1,4 @@
-"""A small fixed ISP: RGGB mosaic → sRGB, the exact forward of :func:`denoise.synth.unprocess`.
+"""A small fixed ISP: RGGB mosaic → sRGB, the exact forward of :func:`training.synth.unprocess`.
 
 Used for previews and for sRGB-space metrics, where clean and denoised mosaics go through the same
 pipeline: bilinear demosaic, white balance (red/blue gains and the overall brightness gain that
@@ -8,15 +8,36 @@ deterministic — a metric pipeline, not a photo editor.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.ndimage import convolve
 
-from .synth import CameraParams
 
 # Bilinear interpolation kernels; applied as normalized convolution, so known samples stay exact
 # and borders need no special case.
 _GREEN_KERNEL = np.array([[0.0, 1.0, 0.0], [1.0, 4.0, 1.0], [0.0, 1.0, 0.0]])
 _RED_BLUE_KERNEL = np.array([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]])
+
+
+@dataclass(frozen=True)
+class CameraParams:
+    """What unprocessing chose, so the forward ISP (and DNG metadata) can undo it exactly."""
+
+    rgb2cam: np.ndarray      # (3, 3), rows sum to 1: linear sRGB → camera RGB
+    xyz2cam: np.ndarray      # (3, 3): the DNG ColorMatrix (XYZ → camera), rows normalized like rgb2cam
+    red_gain: float          # white-balance gains applied by the forward ISP
+    blue_gain: float
+    brightness: float        # overall digital gain applied by the forward ISP
+
+    @property
+    def as_shot_neutral(self) -> tuple[float, float, float]:
+        """DNG AsShotNeutral: camera response to white, relative to green."""
+        return (1.0 / self.red_gain, 1.0, 1.0 / self.blue_gain)
+
+    def to_json(self) -> dict:
+        return {"rgb2cam": self.rgb2cam.tolist(), "xyz2cam": self.xyz2cam.tolist(), "red_gain": self.red_gain,
+                "blue_gain": self.blue_gain, "brightness": self.brightness}
 
 
 class RenderError(ValueError):

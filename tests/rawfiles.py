@@ -16,7 +16,7 @@ import tifffile
 
 from denoise.dng import ExtraTag, write_bayer_dng
 from denoise.noise import NoiseProfile
-from denoise.synth import XYZ2CAMS
+from training.synth import XYZ2CAMS
 
 COLOR_MATRIX = XYZ2CAMS[0]  # a real camera's XYZ→camera matrix
 AS_SHOT_NEUTRAL = (0.5, 1.0, 0.625)

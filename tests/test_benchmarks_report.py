@@ -17,7 +17,7 @@ from denoise.models import build_model, save_checkpoint
 def _residual_results(tmp_path: Path, out: Path) -> None:
     from denoise.dng import write_bayer_dng
     from denoise.noise import NoiseProfile
-    from denoise.synth import random_camera
+    from training.synth import random_camera
 
     cam = random_camera(np.random.default_rng(0))
     dn = np.random.default_rng(1).integers(200, 900, size=(48, 64)).astype(np.uint16)

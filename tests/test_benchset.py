@@ -5,7 +5,7 @@ import pytest
 from denoise.eval.benchset import (BENCH_A, BENCH_LEVELS, BenchSetError, _photo_srgb, bench_level, bench_scenes,
                                    load_scene, scene_names)
 from denoise.noise import log_linear_b
-from denoise.synth import EVAL_SEED_BASE
+from training.synth import EVAL_SEED_BASE
 
 
 def test_levels_are_five_log_spaced_shot_terms_on_the_dnd_line():

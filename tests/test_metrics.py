@@ -10,7 +10,7 @@ from denoise.eval.methods import Method, MethodSpecError, identity_method, metho
 from denoise.eval.metrics import PSNR_CAP_DB, psnr, raw_ssim, run_synth_benchmark, srgb_metrics
 from denoise.models import build_model, save_checkpoint
 from denoise.noise import NoiseProfile
-from denoise.synth import random_camera
+from training.synth import random_camera
 
 
 def test_psnr_has_peak_one_and_clips_like_dnd():

@@ -7,7 +7,7 @@ import pytest
 from denoise.cfa import pack_rggb, unpack_rggb
 from denoise.noise import NoiseProfile, log_linear_b
 from denoise.noise_estimate import NoiseEstimateError, estimate_noise
-from denoise.synth import add_noise, clean_raw, procedural_scene
+from training.synth import add_noise, clean_raw, procedural_scene
 
 LEVELS = np.geomspace(1e-4, 2e-2, 8)
 SEEDS = (0, 1, 2, 3)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from denoise.render import RenderError, camera_rgb_to_srgb, demosaic_bilinear, render_mosaic
-from denoise.synth import mosaic_rggb, random_camera, unprocess
+from training.synth import mosaic_rggb, random_camera, unprocess
 
 
 def _muted_srgb(rng: np.random.Generator, h: int = 16, w: int = 16) -> np.ndarray:

@@ -6,7 +6,7 @@ from scipy.ndimage import gaussian_filter
 from denoise.cfa import pack_rggb
 from denoise.eval.residual import ResidualCheckError, find_raw_files, residual_stats
 from denoise.noise import NoiseProfile, log_linear_b
-from denoise.synth import EVAL_SEED_BASE, add_noise, clean_raw, procedural_scene
+from training.synth import EVAL_SEED_BASE, add_noise, clean_raw, procedural_scene
 
 PROFILE = NoiseProfile.uniform(5e-3, float(log_linear_b(5e-3)), "synthetic")
 
@@ -79,7 +79,7 @@ def test_residual_check_reads_dngs_and_writes_strict_json(tmp_path, pair):
     from denoise.dng import write_bayer_dng
     from denoise.eval.methods import Method, identity_method
     from denoise.eval.residual import run_residual_check
-    from denoise.synth import random_camera
+    from training.synth import random_camera
 
     clean, noisy = pair
     cam = random_camera(np.random.default_rng(2))

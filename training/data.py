@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from denoise import synth
+from training import synth
 from denoise.cfa import pack_rggb
 from denoise.noise import LOG_B_INTERCEPT, LOG_B_SLOPE, log_linear_b
 

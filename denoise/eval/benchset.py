@@ -15,7 +15,7 @@ import numpy as np
 
 from ..cfa import pack_rggb
 from ..noise import NoiseProfile, log_linear_b
-from ..synth import (EVAL_SEED_BASE, CameraParams, add_noise, mosaic_rggb, procedural_scene, random_camera,
+from training.synth import (EVAL_SEED_BASE, CameraParams, add_noise, mosaic_rggb, procedural_scene, random_camera,
                      unprocess)
 
 BENCH_SIZE = 512

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..cfa import unpack_rggb
 from ..render import render_mosaic
-from ..synth import CameraParams
+from denoise.render import CameraParams
 from .benchset import BENCH_A, BENCH_SIZE, BenchScene, bench_level, bench_scenes
 from .methods import Method
 from .results import results_header, write_json

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..atomic import atomic_output
 from ..noise import NoiseProfile
-from ..synth import CameraParams
+from denoise.render import CameraParams
 
 
 def _figure():

@@ -10,11 +10,10 @@ and ranges below are the numbers that paper publishes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .noise import NoiseProfile, log_linear_b
+from denoise.render import CameraParams
+from denoise.noise import NoiseProfile, log_linear_b
 
 # XYZ→camera matrices of four real cameras and the sRGB(D65)→XYZ matrix (Brooks et al. 2019).
 XYZ2CAMS = np.array([
@@ -28,26 +27,6 @@ RGB2XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
                     [0.0193339, 0.1191920, 0.9503041]])
 
 DEFAULT_A_RANGE = (1e-4, 2e-2)
-
-
-@dataclass(frozen=True)
-class CameraParams:
-    """What unprocessing chose, so the forward ISP (and DNG metadata) can undo it exactly."""
-
-    rgb2cam: np.ndarray      # (3, 3), rows sum to 1: linear sRGB → camera RGB
-    xyz2cam: np.ndarray      # (3, 3): the DNG ColorMatrix (XYZ → camera), rows normalized like rgb2cam
-    red_gain: float          # white-balance gains applied by the forward ISP
-    blue_gain: float
-    brightness: float        # overall digital gain applied by the forward ISP
-
-    @property
-    def as_shot_neutral(self) -> tuple[float, float, float]:
-        """DNG AsShotNeutral: camera response to white, relative to green."""
-        return (1.0 / self.red_gain, 1.0, 1.0 / self.blue_gain)
-
-    def to_json(self) -> dict:
-        return {"rgb2cam": self.rgb2cam.tolist(), "xyz2cam": self.xyz2cam.tolist(), "red_gain": self.red_gain,
-                "blue_gain": self.blue_gain, "brightness": self.brightness}
 
 
 def random_camera(rng: np.random.Generator) -> CameraParams:

@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     from export.cli import add_export_command
     from training.cli import add_train_command
 
-    from .eval.cli import add_eval_commands
+    from evaluation.cli import add_eval_commands
 
     add_train_command(sub)
     add_export_command(sub)

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from denoise.eval.metrics import psnr
+from evaluation.metrics import psnr
 from denoise.tiling import denoise_planes
 
 from . import ExportError

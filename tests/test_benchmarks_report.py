@@ -5,12 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from denoise.eval.cost import run_cost_bench
-from denoise.eval.methods import identity_method
-from denoise.eval.metrics import run_synth_benchmark
-from denoise.eval.report import render_report
-from denoise.eval.residual import run_residual_check
-from denoise.eval.results import ResultsError
+from evaluation.cost import run_cost_bench
+from evaluation.methods import identity_method
+from evaluation.metrics import run_synth_benchmark
+from evaluation.report import render_report
+from evaluation.residual import run_residual_check
+from evaluation.results import ResultsError
 from denoise.models import build_model, save_checkpoint
 
 
@@ -73,7 +73,7 @@ def test_report_needs_results(tmp_path):
 def _parser():
     import argparse
 
-    from denoise.eval.cli import add_eval_commands
+    from evaluation.cli import add_eval_commands
 
     parser = argparse.ArgumentParser(prog="denoise")
     add_eval_commands(parser.add_subparsers(dest="command", required=True))

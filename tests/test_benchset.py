@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from denoise.eval.benchset import (BENCH_A, BENCH_LEVELS, BenchSetError, _photo_srgb, bench_level, bench_scenes,
+from evaluation.benchset import (BENCH_A, BENCH_LEVELS, BenchSetError, _photo_srgb, bench_level, bench_scenes,
                                    load_scene, scene_names)
 from denoise.noise import log_linear_b
 from training.synth import EVAL_SEED_BASE

@@ -3,7 +3,7 @@ unbiased; BM3D through it removes noise without shifting the signal."""
 import numpy as np
 import pytest
 
-from denoise.eval.bm3d_vst import bm3d_vst_denoise, gat_forward, gat_inverse
+from evaluation.bm3d_vst import bm3d_vst_denoise, gat_forward, gat_inverse
 from denoise.noise import NoiseProfile, log_linear_b
 from training.synth import add_noise
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from denoise.eval.cost import CostBenchError, median_seconds, run_cost_bench
+from evaluation.cost import CostBenchError, median_seconds, run_cost_bench
 from denoise.models import build_model, count_params, save_checkpoint
 
 
@@ -58,6 +58,6 @@ def test_a_child_reports_its_own_peak_memory_not_its_parents():
     import numpy as np
 
     ballast = np.ones(300 * 2 ** 20 // 8)   # 300 MB resident in this (parent) process
-    child = subprocess.run([sys.executable, "-c", "from denoise.eval.cost import _rss_mb; print(_rss_mb('VmHWM'))"],
+    child = subprocess.run([sys.executable, "-c", "from evaluation.cost import _rss_mb; print(_rss_mb('VmHWM'))"],
                            capture_output=True, text=True, check=True)
     assert ballast.sum() > 0 and float(child.stdout) < 200

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy.io import loadmat, whosmat
 
-from denoise.eval.dnd import DNDError, read_dnd_info, run_dnd
-from denoise.eval.methods import Method, identity_method
+from evaluation.dnd import DNDError, read_dnd_info, run_dnd
+from evaluation.methods import Method, identity_method
 
 CODES = {"R": 1, "G": 2, "B": 3}
 # (pattern at the image's top-left, height, width, (a, b))

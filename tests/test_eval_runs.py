@@ -2,7 +2,7 @@
 import json
 
 from denoise.cli import main
-from denoise.eval.report import render_report
+from evaluation.report import render_report
 from training.train import load_recipe, train
 from training_fixtures import tiny_recipe
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from denoise.eval.benchset import load_scene
-from denoise.eval.methods import Method, MethodSpecError, identity_method, method_from_spec
-from denoise.eval.metrics import PSNR_CAP_DB, psnr, raw_ssim, run_synth_benchmark, srgb_metrics
+from evaluation.benchset import load_scene
+from evaluation.methods import Method, MethodSpecError, identity_method, method_from_spec
+from evaluation.metrics import PSNR_CAP_DB, psnr, raw_ssim, run_synth_benchmark, srgb_metrics
 from denoise.models import build_model, save_checkpoint
 from denoise.noise import NoiseProfile
 from training.synth import random_camera
@@ -87,8 +87,8 @@ def test_unknown_method_spec_is_a_clear_error():
 def test_two_checkpoints_with_the_same_file_name_stay_apart(tmp_path):
     import pytest
 
-    from denoise.eval.methods import method_from_spec
-    from denoise.eval.metrics import run_synth_benchmark
+    from evaluation.methods import method_from_spec
+    from evaluation.metrics import run_synth_benchmark
     from denoise.models import build_model, save_checkpoint
 
     paths = []
@@ -104,7 +104,7 @@ def test_two_checkpoints_with_the_same_file_name_stay_apart(tmp_path):
 
 
 def test_crop_grid_shows_the_methods_asked_for(tmp_path, monkeypatch):
-    import denoise.eval.plots as plots
+    import evaluation.plots as plots
 
     shown = []
     monkeypatch.setattr(plots, "save_crop_grid", lambda grid, camera, names, profiles, path: shown.append(list(names)))

@@ -4,7 +4,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from denoise.cfa import pack_rggb
-from denoise.eval.residual import ResidualCheckError, find_raw_files, residual_stats
+from evaluation.residual import ResidualCheckError, find_raw_files, residual_stats
 from denoise.noise import NoiseProfile, log_linear_b
 from training.synth import EVAL_SEED_BASE, add_noise, clean_raw, procedural_scene
 
@@ -77,8 +77,8 @@ def test_residual_check_reads_dngs_and_writes_strict_json(tmp_path, pair):
 
     from denoise.cfa import unpack_rggb
     from denoise.dng import write_bayer_dng
-    from denoise.eval.methods import Method, identity_method
-    from denoise.eval.residual import run_residual_check
+    from evaluation.methods import Method, identity_method
+    from evaluation.residual import run_residual_check
     from training.synth import random_camera
 
     clean, noisy = pair

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from denoise.cli import main
-from denoise.eval.report import render_report
+from evaluation.report import render_report
 from strategy_fixtures import save_teacher, teacher_route
 from training.compare import CompareError, load_compare, pareto_flags
 from training_fixtures import tiny_recipe

@@ -2,9 +2,9 @@
 import pytest
 import scipy.ndimage as ndi
 
-from denoise.eval.methods import Method, identity_method
-from denoise.eval.metrics import run_synth_benchmark
-from denoise.eval.results import read_json
+from evaluation.methods import Method, identity_method
+from evaluation.metrics import run_synth_benchmark
+from evaluation.results import read_json
 
 CALLS = []
 

@@ -67,7 +67,7 @@ def test_batches_are_a_function_of_seed_and_step():
 
 
 def test_srgb_sources_from_installed_packages_skip_the_benchmark_photos(tmp_path):
-    from denoise.eval.benchset import SKIMAGE_PHOTOS
+    from evaluation.benchset import SKIMAGE_PHOTOS
     from training.data import PoolSpec, SRGB_EXTENSIONS, _files, build_pool
 
     files = _files(["package:skimage/data"], SRGB_EXTENSIONS)

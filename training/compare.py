@@ -31,8 +31,8 @@ from typing import Any, Iterator
 import numpy as np
 import yaml
 
-from denoise.eval.benchset import BENCH_A
-from denoise.eval.results import results_header, write_json
+from evaluation.benchset import BENCH_A
+from evaluation.results import results_header, write_json
 from denoise.models import build_model, count_macs_per_megapixel, count_params, load_checkpoint
 
 from .strategies import StrategyError
@@ -216,8 +216,8 @@ def run_compare(spec: dict | None, out_dir: str | os.PathLike, resume: bool = Fa
 
 
 def _benchmark(spec: dict, plan: dict, out: Path, progress: bool, command: str) -> dict:
-    from denoise.eval.methods import identity_method, method_from_spec
-    from denoise.eval.metrics import run_synth_benchmark
+    from evaluation.methods import identity_method, method_from_spec
+    from evaluation.metrics import run_synth_benchmark
 
     methods = [identity_method()]
     for name in plan:

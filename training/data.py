@@ -74,7 +74,7 @@ def _source_path(entry: str) -> Path:
 
 def _files(sources: Iterable[str], extensions: Sequence[str]) -> list[Path]:
     """Image files of folders (recursively) and single files; the benchmark's photos are never returned."""
-    from denoise.eval.benchset import SKIMAGE_PHOTOS
+    from evaluation.benchset import SKIMAGE_PHOTOS
 
     out: list[Path] = []
     for entry in sources:

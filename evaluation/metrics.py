@@ -15,9 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..cfa import unpack_rggb
-from ..render import render_mosaic
-from denoise.render import CameraParams
+from denoise.cfa import unpack_rggb
+from denoise.render import CameraParams, render_mosaic
 from .benchset import BENCH_A, BENCH_SIZE, BenchScene, bench_level, bench_scenes
 from .methods import Method
 from .results import results_header, write_json

@@ -11,7 +11,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_output
+from denoise.atomic import atomic_output
 
 
 class ResultsError(ValueError):

@@ -24,9 +24,9 @@ from typing import Iterator
 
 import numpy as np
 
-from ..atomic import atomic_output
-from ..cfa import pack_rggb, pattern_from_codes, to_rggb, unpack_rggb
-from ..noise import NoiseProfile
+from denoise.atomic import atomic_output
+from denoise.cfa import pack_rggb, pattern_from_codes, to_rggb, unpack_rggb
+from denoise.noise import NoiseProfile
 from .methods import Method
 from .results import read_json, write_json
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cfa import pack_rggb
-from ..noise import NoiseProfile, log_linear_b
+from denoise.cfa import pack_rggb
+from denoise.noise import NoiseProfile, log_linear_b
 from training.synth import (EVAL_SEED_BASE, CameraParams, add_noise, mosaic_rggb, procedural_scene, random_camera,
                      unprocess)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..noise import NoiseProfile
+from denoise.noise import NoiseProfile
 
 _SQRT_3_2 = np.sqrt(1.5)
 # Rows: luminance, R−B, G1−G2, R+B−G1−G2 (planes in order R, G1, G2, B); orthonormal.

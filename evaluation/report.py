@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..atomic import atomic_output
+from denoise.atomic import atomic_output
 from .results import ResultsError, read_json
 
 _KIND_ORDER = ("synth", "training", "compare", "cost", "residual")

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..noise import PLANES, NoiseProfile
+from denoise.noise import PLANES, NoiseProfile
 from .methods import Method
 from .results import results_header, write_json
 
@@ -97,8 +97,8 @@ def run_residual_check(inputs: Sequence[str | os.PathLike], method: Method, out_
     """
     from tqdm import tqdm
 
-    from ..pipeline import resolve_noise
-    from ..raw import read_raw
+    from denoise.pipeline import resolve_noise
+    from denoise.raw import read_raw
 
     rows = []
     for path in tqdm(find_raw_files(inputs), desc=f"residual {method.name}", unit="file", disable=not progress):

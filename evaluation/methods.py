@@ -4,7 +4,7 @@ A method maps noisy packed planes (4, h, w) and their :class:`NoiseProfile` to d
 Specs as given on the command line:
 
 * ``noisy`` — the identity (the noisy input scored as is: the floor every method must beat);
-* ``bm3d`` — BM3D through the generalized Anscombe transform (:mod:`denoise.eval.bm3d_vst`);
+* ``bm3d`` — BM3D through the generalized Anscombe transform (:mod:`evaluation.bm3d_vst`);
 * ``model:PATH`` — a torch checkpoint, run tiled exactly as ``denoise run`` runs it;
 * ``bundle:PATH`` or ``bundle:PATH:BACKEND`` — a deployment bundle: the selector picks the
   specialist for each image's noise level, run with ONNX Runtime fp32 (default), one of the
@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from ..noise import NoiseProfile
+from denoise.noise import NoiseProfile
 
 if TYPE_CHECKING:
-    from ..pipeline import Model as PipelineModel
+    from denoise.pipeline import Model as PipelineModel
 
 DenoiseFn = Callable[[np.ndarray, NoiseProfile], np.ndarray]
 # Backends a bundle can run its specialists with (ONNX Runtime formats inside the bundle, or torch).
@@ -68,7 +68,7 @@ def file_fingerprint(path: str | os.PathLike) -> str:
 
 def pipeline_method(name: str, model: PipelineModel, fingerprint: str | None = None) -> Method:
     """A runtime model (checkpoint or bundle) through the same tiled path as ``denoise run``."""
-    from ..tiling import denoise_planes
+    from denoise.tiling import denoise_planes
 
     def run(planes: np.ndarray, profile: NoiseProfile) -> np.ndarray:
         runner, _chosen = model.runner_for(profile)
@@ -79,14 +79,14 @@ def pipeline_method(name: str, model: PipelineModel, fingerprint: str | None = N
 
 def model_method(path: str, device: str = "auto") -> Method:
     """A torch checkpoint, tiled."""
-    from ..pipeline import model_from_checkpoint
+    from denoise.pipeline import model_from_checkpoint
 
     return pipeline_method(f"model:{path}", model_from_checkpoint(path, device), file_fingerprint(path))
 
 
 def bundle_method(path: str, backend: str = "onnx", device: str = "auto") -> Method:
     """A bundle's specialists, chosen per image by the bundle's selector, with its tile settings."""
-    from ..pipeline import model_from_bundle
+    from denoise.pipeline import model_from_bundle
 
     suffix = "" if backend == "onnx" else f":{backend}"
     return pipeline_method(f"bundle:{path}{suffix}", model_from_bundle(path, backend, device), file_fingerprint(path))

@@ -48,7 +48,7 @@ def _progress(info: dict, events: list[dict]) -> tuple[int, float]:
 
 def describe_run(run_dir: str | os.PathLike) -> dict:
     """One run dir: model cost, loss, seed, steps reached, wall time and its validation events."""
-    from ..models import count_macs_per_megapixel, count_params, load_checkpoint
+    from denoise.models import count_macs_per_megapixel, count_params, load_checkpoint
 
     run_dir = Path(run_dir)
     config, info, events = _read_run(run_dir)
@@ -57,7 +57,7 @@ def describe_run(run_dir: str | os.PathLike) -> dict:
     else:  # paused before its first validation: the architecture is in the resumable checkpoint
         import torch
 
-        from ..models.registry import model_from_record
+        from denoise.models.registry import model_from_record
 
         model = model_from_record(torch.load(run_dir / "latest.pt", map_location="cpu", weights_only=True)["model"],
                                   str(run_dir / "latest.pt"))

@@ -27,7 +27,7 @@ from .results import results_header, write_json
 
 TARGET_E2E_S = 1.0
 FRAME_12MP = (3000, 4000)
-_CHILD = "import sys; from denoise.eval.cost import e2e_child; e2e_child(sys.argv[1])"
+_CHILD = "import sys; from evaluation.cost import e2e_child; e2e_child(sys.argv[1])"
 
 
 class CostBenchError(ValueError):
@@ -72,8 +72,8 @@ def _overheads(noisy: np.ndarray, planes: np.ndarray, noise: np.ndarray, stride:
                warmup: int, repeats: int) -> dict:
     """Median seconds of the tiled engine without a model and of the blind noise estimate (None when
     the frame is too small to estimate from)."""
-    from ..noise_estimate import NoiseEstimateError, estimate_noise
-    from ..tiling import denoise_planes
+    from denoise.noise_estimate import NoiseEstimateError, estimate_noise
+    from denoise.tiling import denoise_planes
 
     engine = median_seconds(lambda: denoise_planes(_CopyRunner(stride), planes, noise, tile, overlap), warmup, repeats)
     try:
@@ -84,8 +84,8 @@ def _overheads(noisy: np.ndarray, planes: np.ndarray, noise: np.ndarray, stride:
 
 
 def _runner(backend: str, path: str):
-    from ..backends import OnnxRunner, TorchRunner
-    from ..models import load_checkpoint
+    from denoise.backends import OnnxRunner, TorchRunner
+    from denoise.models import load_checkpoint
 
     if backend == "torch":
         return TorchRunner(load_checkpoint(path), "cpu")
@@ -93,7 +93,7 @@ def _runner(backend: str, path: str):
 
 
 def _pipeline_model(backend: str, path: str, tile: int, overlap: int):
-    from ..pipeline import Model
+    from denoise.pipeline import Model
 
     runner = _runner(backend, path)
     return Model(describe=f"{backend}:{path}", runner_for=lambda profile: (runner, backend), tile=tile, overlap=overlap)
@@ -101,8 +101,8 @@ def _pipeline_model(backend: str, path: str, tile: int, overlap: int):
 
 def _test_mosaic(shape: tuple[int, int], seed: int = 0):
     """A noisy normalized RGGB mosaic of ``shape`` (a held-out scene, tiled), its camera and noise profile."""
-    from ..cfa import pack_rggb, unpack_rggb
-    from ..noise import NoiseProfile
+    from denoise.cfa import pack_rggb, unpack_rggb
+    from denoise.noise import NoiseProfile
     from training.synth import EVAL_SEED_BASE, add_noise, clean_raw, procedural_scene
 
     rng = np.random.default_rng(seed)
@@ -116,7 +116,7 @@ def _test_mosaic(shape: tuple[int, int], seed: int = 0):
 
 def write_test_dng(path: str | os.PathLike, shape: tuple[int, int] = FRAME_12MP, seed: int = 0) -> Path:
     """A 10-bit RGGB DNG of ``shape`` with ColorMatrix, AsShotNeutral and NoiseProfile, like a phone's."""
-    from ..dng import write_bayer_dng
+    from denoise.dng import write_bayer_dng
 
     black, white = 64, 1023
     noisy, cam, profile = _test_mosaic(shape, seed)
@@ -131,9 +131,9 @@ def e2e_child(args_json: str) -> None:
     ``loaded_rss_mb`` is the resident size once libraries and model are loaded, so
     ``peak − loaded`` is what processing the frame costs in memory.
     """
-    from ..pipeline import denoise_raw, resolve_noise
-    from ..raw import read_raw
-    from ..writers import write_output
+    from denoise.pipeline import denoise_raw, resolve_noise
+    from denoise.raw import read_raw
+    from denoise.writers import write_output
 
     args = json.loads(args_json)
     start = time.perf_counter()
@@ -201,9 +201,9 @@ def run_cost_bench(model_path: str | os.PathLike, onnx_fp32: str | os.PathLike |
     ``frame`` is (H, W) in Bayer pixels; ``tile``/``overlap`` are the tiled engine's settings in
     packed pixels. Returns the results dict that is also written.
     """
-    from ..cfa import pack_rggb
-    from ..models import count_macs_per_megapixel, count_params, load_checkpoint
-    from ..tiling import denoise_planes
+    from denoise.cfa import pack_rggb
+    from denoise.models import count_macs_per_megapixel, count_params, load_checkpoint
+    from denoise.tiling import denoise_planes
 
     h, w = frame
     if h % 2 or w % 2 or h < 4 or w < 4:

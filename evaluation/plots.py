@@ -7,8 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..atomic import atomic_output
-from ..noise import NoiseProfile
+from denoise.atomic import atomic_output
+from denoise.noise import NoiseProfile
 from denoise.render import CameraParams
 
 

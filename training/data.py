@@ -8,6 +8,7 @@ so a resumed run sees exactly the batches it would have seen without the interru
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -21,9 +22,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from training import synth
 from denoise.cfa import pack_rggb
 from denoise.noise import LOG_B_INTERCEPT, LOG_B_SLOPE, log_linear_b
+
+from . import synth
+from .photos import DEFAULT_CACHE as DEFAULT_PHOTO_CACHE
 
 SRGB_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
@@ -34,8 +37,13 @@ SRGB_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 @dataclass(frozen=True)
 class PoolSpec:
-    """Which clean sources fill the pool: procedural scenes, sRGB folders or files, clean-RAW folders.
+    """Which clean sources fill the pool: procedural scenes, catalogued photographs, sRGB and RAW files.
 
+    ``photo_crops`` crops are cut from every photograph of the catalogue's ``photo_split``
+    (:mod:`training.photos`), each from a region ``s`` times the crop size, down-sampled by ``s`` with an
+    area filter (``s`` log-uniform in ``photo_scale``): multi-scale content, and JPEG and demosaicing
+    traces averaged away before unprocessing. ``wide_camera`` is the fraction of crops (of every source)
+    unprocessed with un-white-balanced, brighter cameras (:func:`training.synth.random_camera`).
     sRGB and RAW entries are paths or ``package:NAME/path`` (inside an installed package, e.g.
     ``package:skimage/data/brick.png``); photos the local benchmark scores on are always skipped.
     """
@@ -47,16 +55,53 @@ class PoolSpec:
     srgb_per_image: int = 4
     raw_dirs: tuple[str, ...] = ()
     raw_per_image: int = 8
+    photo_split: str | None = None
+    photo_crops: int = 0
+    photo_scale: tuple[float, float] = (1.5, 4.0)
+    photo_cache: str = str(DEFAULT_PHOTO_CACHE)
+    wide_camera: float = 0.0
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True, default=list).encode()).hexdigest()[:16]
+        """Hash of the fields that change the pool (new fields at their defaults keep old keys valid)."""
+        fields = {k: v for k, v in self.__dict__.items()
+                  if k not in _KEY_DEFAULTS or v != _KEY_DEFAULTS[k]}
+        fields.pop("photo_cache", None)
+        return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
-def _procedural_patch(args: tuple[int, int]) -> np.ndarray:
-    seed, size = args
+_KEY_DEFAULTS = {"photo_split": None, "photo_crops": 0, "photo_scale": (1.5, 4.0), "photo_cache": str(DEFAULT_PHOTO_CACHE),
+                 "wide_camera": 0.0}
+
+
+def _procedural_patch(args: tuple[int, int, float]) -> np.ndarray:
+    seed, size, wide = args
     rng = np.random.default_rng(seed)
-    mosaic, _ = synth.clean_raw(synth.procedural_scene(size, rng), rng)
+    scene = synth.procedural_scene(size, rng)
+    # the wide-camera draw comes from its own stream, so wide = 0 reproduces the original pool
+    mosaic, _ = synth.clean_raw(scene, rng, bool(wide and np.random.default_rng([seed, 1]).uniform() < wide))
     return mosaic.astype(np.float16)
+
+
+def _photo_patches(args: tuple[str, int, int, tuple[float, float], float, int]) -> list[np.ndarray]:
+    """``count`` multi-scale crops of one photograph, each down-sampled by its scale, then unprocessed."""
+    from PIL import Image
+
+    path, size, count, (lo, hi), wide, seed = args
+    rng = np.random.default_rng(seed)
+    with Image.open(path) as im:
+        img = im.convert("RGB")
+    w, h = img.size
+    out = []
+    for _ in range(count):
+        s = min(float(np.exp(rng.uniform(np.log(lo), np.log(hi)))), min(w, h) / size)
+        side = max(size, int(round(size * s)))
+        x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
+        crop = img.resize((size, size), Image.Resampling.BOX, box=(x, y, x + side, y + side))
+        arr = np.asarray(crop, dtype=np.float32) / 255.0
+        if rng.uniform() < 0.5:
+            arr = arr[:, ::-1]
+        out.append(synth.clean_raw(np.ascontiguousarray(arr), rng, bool(rng.uniform() < wide))[0].astype(np.float16))
+    return out
 
 
 def _source_path(entry: str) -> Path:
@@ -134,14 +179,25 @@ def build_pool(spec: PoolSpec, cache_dir: str | os.PathLike | None = None, worke
     from tqdm import tqdm
 
     workers = workers if workers > 0 else os.cpu_count() or 1
-    jobs = [(spec.seed * 1_000_003 + i, spec.size) for i in range(spec.procedural)]
+    jobs = [(spec.seed * 1_000_003 + i, spec.size, spec.wide_camera) for i in range(spec.procedural)]
+    photo_jobs = []
+    if spec.photo_split and spec.photo_crops:
+        from .photos import photo_paths
+
+        photo_jobs = [(str(p), spec.size, spec.photo_crops, tuple(spec.photo_scale), spec.wide_camera,
+                       spec.seed * 7_919 + 17 * i + 3) for i, p in enumerate(photo_paths(spec.photo_split, spec.photo_cache))]
     patches: list[np.ndarray] = []
-    if workers > 1 and len(jobs) > 8:
+    if workers > 1 and len(jobs) + len(photo_jobs) > 8:
         with ProcessPoolExecutor(workers) as pool:
             patches += list(tqdm(pool.map(_procedural_patch, jobs, chunksize=16), total=len(jobs),
                                  desc="clean scenes", disable=not progress))
+            for crops in tqdm(pool.map(_photo_patches, photo_jobs), total=len(photo_jobs), desc="photographs",
+                              disable=not progress):
+                patches += crops
     else:
         patches += [_procedural_patch(j) for j in tqdm(jobs, desc="clean scenes", disable=not progress)]
+        for j in photo_jobs:
+            patches += _photo_patches(j)
     for i, path in enumerate(_files(spec.srgb_dirs, SRGB_EXTENSIONS)):
         patches += _srgb_patches(path, spec.size, spec.srgb_per_image, spec.seed + i)
     if spec.raw_dirs:
@@ -166,10 +222,17 @@ def build_pool(spec: PoolSpec, cache_dir: str | os.PathLike | None = None, worke
 
 @dataclass(frozen=True)
 class NoisePrior:
-    """log a ~ U(log a_min, log a_max); log b = 2.18 log a + 1.20 + N(0, b_sigma²).
+    """log a ~ U(log a_min, log a_max); log b = 2.18 log a + 1.20 + N(0, b_sigma²) — or a real camera's b.
 
-    Optional real-sensor extras (off by default): row noise (std as a fraction of the read std),
-    heavy-tailed read noise (Tukey-lambda shape), ADC quantization step and clipping at black.
+    ``camera_profiles``: the fraction of samples whose read term comes from a measured camera
+    (darktable's per-ISO profiles, :func:`training.photos.camera_noise_profiles`): the profile nearest
+    in log a to the drawn a, its b scaled as an analog gain would (b·(a/a_p)²).
+    ``real_sensor``: the fraction of samples with the components real sensors add to Poisson–Gaussian
+    noise (ELD, Wei et al. CVPR 2020): heavy-tailed read noise (Tukey lambda), row and column noise,
+    a per-plane black-level bias, ADC quantization at 10–14 bits and, for some, clipping at black.
+    ``level_jitter``: std of the log-normal error of the (a, b) handed to the model, so it tolerates
+    imperfect metadata and blind estimates.
+    The global ``row_noise`` / ``tukey_lambda`` / ``quantization`` / ``clip_black`` apply to every sample.
     """
 
     a_range: tuple[float, float] = synth.DEFAULT_A_RANGE
@@ -179,6 +242,10 @@ class NoisePrior:
     tukey_lambda: float | None = None
     quantization: float = 0.0
     clip_black: bool = False
+    camera_profiles: float = 0.0
+    real_sensor: float = 0.0
+    level_jitter: float = 0.0
+    profile_cache: str = str(DEFAULT_PHOTO_CACHE)
     extras: dict = field(default_factory=dict)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -186,9 +253,37 @@ class NoisePrior:
         lo, hi = np.log(self.a_range[0]), np.log(self.a_range[1])
         a = np.exp(rng.uniform(lo, hi, size=(n, 1)))
         b = log_linear_b(a, rng.normal(0.0, self.b_sigma, size=(n, 1)))
+        if self.camera_profiles:
+            measured = rng.uniform(size=n) < self.camera_profiles
+            if measured.any():
+                b[measured, 0] = _camera_read_term(a[measured, 0], self.profile_cache)
         a4 = a * np.exp(rng.normal(0.0, self.plane_jitter, size=(n, 4))) if self.plane_jitter else np.repeat(a, 4, 1)
         b4 = np.repeat(b, 4, 1)
         return np.concatenate([a4, b4], axis=1).astype(np.float32)
+
+    def jitter(self, noise: Tensor, rng: np.random.Generator) -> Tensor:
+        """The noise vectors as an imperfect estimate would report them (identity when level_jitter is 0)."""
+        if not self.level_jitter:
+            return noise
+        err = np.exp(rng.normal(0.0, self.level_jitter, size=(noise.shape[0], 2))).astype(np.float32)
+        return noise * torch.from_numpy(np.repeat(err, 4, axis=1))
+
+
+@functools.lru_cache(maxsize=4)
+def _log_profiles(cache: str) -> tuple[np.ndarray, np.ndarray]:
+    from .photos import camera_noise_profiles
+
+    prof = camera_noise_profiles(cache)
+    order = np.argsort(prof[:, 0])
+    return np.log(prof[order, 0]), np.log(prof[order, 1])
+
+
+def _camera_read_term(a: np.ndarray, cache: str) -> np.ndarray:
+    """Read term b of the measured profile nearest in log a, scaled to ``a`` like an analog gain."""
+    log_a, log_b = _log_profiles(cache)
+    idx = np.clip(np.searchsorted(log_a, np.log(a)), 1, len(log_a) - 1)
+    idx -= np.abs(np.log(a) - log_a[idx - 1]) < np.abs(np.log(a) - log_a[idx])
+    return np.exp(log_b[idx] + 2.0 * (np.log(a) - log_a[idx]))
 
 
 def _tukey_lambda(rng: np.random.Generator, lam: float, shape: tuple[int, ...]) -> np.ndarray:
@@ -216,7 +311,33 @@ def add_sensor_noise(clean: Tensor, noise: Tensor, prior: NoisePrior, rng: np.ra
         noisy = torch.round(noisy / prior.quantization) * prior.quantization
     if prior.clip_black:
         noisy = noisy.clamp_min(0)
+    if prior.real_sensor:
+        for i in np.flatnonzero(rng.uniform(size=clean.shape[0]) < prior.real_sensor):
+            noisy[i] = _real_sensor_sample(shot[i], b[i, 0, 0, 0].item(), rng)
     return noisy.float()
+
+
+def _real_sensor_sample(shot: Tensor, b: float, rng: np.random.Generator) -> Tensor:
+    """Shot noise plus the read-side components of a real sensor, for one (4, h, w) sample.
+
+    Packed planes are R, G1, G2, B: mosaic row 2i holds R and G1, row 2i+1 G2 and B; mosaic column 2j
+    holds R and G2, column 2j+1 G1 and B — row and column noise follow the mosaic, not the planes.
+    Component strengths are relative to the read std and drawn per sample.
+    """
+    _, h, w = shot.shape
+    sd = b ** 0.5
+    lam = float(rng.uniform(-0.25, 0.15))
+    read = torch.from_numpy(_tukey_lambda(rng, lam, tuple(shot.shape)) if abs(lam) > 0.01 else rng.normal(size=shot.shape))
+    noisy = shot + read * sd
+    rows = torch.from_numpy(rng.normal(0.0, rng.uniform(0.05, 0.5) * sd, size=(2, h)))
+    cols = torch.from_numpy(rng.normal(0.0, rng.uniform(0.0, 0.2) * sd, size=(2, w)))
+    noisy = noisy + rows[[0, 0, 1, 1], :, None] + cols[[0, 1, 0, 1], None, :]
+    noisy = noisy + torch.from_numpy(rng.normal(0.0, 0.3 * sd, size=(4, 1, 1)))    # black-level bias
+    step = 1.0 / (2 ** int(rng.choice([10, 12, 14])) - 1)
+    noisy = torch.round(noisy / step) * step
+    if rng.uniform() < 0.2:
+        noisy = noisy.clamp_min(0)
+    return noisy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,7 +385,7 @@ class PairSampler:
         clean = torch.from_numpy(pack_rggb(mosaics))
         noise = torch.from_numpy(self.prior.sample(rng, self.batch))
         noisy = add_sensor_noise(clean, noise, self.prior, rng)
-        return noisy, clean, noise
+        return noisy, clean, self.prior.jitter(noise, rng)
 
 
 def _mix_seed(*parts: int) -> int:
@@ -286,9 +407,11 @@ class DevicePairSampler:
                  device: torch.device | str = "cpu") -> None:
         if pool.shape[-1] < patch + 2 or patch % 2:
             raise ValueError(f"pool patches ({pool.shape[-1]} px) are too small for {patch} px crops (even sizes)")
-        if prior.row_noise or prior.tukey_lambda is not None or prior.quantization or prior.clip_black or prior.plane_jitter:
+        if (prior.row_noise or prior.tukey_lambda is not None or prior.quantization or prior.clip_black or prior.plane_jitter
+                or prior.camera_profiles or prior.real_sensor or prior.level_jitter):
             raise ValueError("the device sampler draws plain Poisson–Gaussian noise; use data.sampler: host "
-                             "for row noise, heavy tails, quantization, clipping or per-plane jitter")
+                             "for row noise, heavy tails, quantization, clipping, per-plane jitter, camera profiles, "
+                             "real-sensor components or level jitter")
         self.device = torch.device(device)
         self.pool = torch.from_numpy(np.array(pool)).to(self.device)
         self.prior, self.batch, self.patch, self.seed, self.rank = prior, batch, patch, seed, rank
@@ -329,17 +452,30 @@ class DevicePairSampler:
         return noisy, clean, noise
 
 
-def validation_set(levels: Sequence[float], n_scenes: int = 6, patch: int = 128, seed: int = 0
-                   ) -> list[tuple[float, Tensor, Tensor, Tensor]]:
-    """Fixed held-out (level, noisy, clean, noise) batches from validation seeds (never trained on)."""
+def validation_set(levels: Sequence[float], n_scenes: int = 6, patch: int = 128, seed: int = 0, photos: int = 0,
+                   photo_cache: str | os.PathLike = DEFAULT_PHOTO_CACHE) -> list[tuple[float, Tensor, Tensor, Tensor]]:
+    """Fixed held-out (level, noisy, clean, noise) batches, never trained on.
+
+    ``n_scenes`` procedural scenes from validation seeds, plus ``photos`` crops (spread evenly) of the
+    catalogue's held-out ``val`` photographs, down-sampled by 2 like the training crops.
+    """
     rng = np.random.default_rng([synth.VALIDATION_SEED_BASE, seed])
     mosaics = []
     for i in range(n_scenes):
         srng = np.random.default_rng(synth.VALIDATION_SEED_BASE + seed * 1000 + i)
         mosaics.append(synth.clean_raw(synth.procedural_scene(patch, srng), srng)[0])
+    if photos:
+        from .photos import photo_paths
+
+        paths = photo_paths("val", photo_cache)
+        for i, path in enumerate(paths):
+            k = photos // len(paths) + (i < photos % len(paths))
+            if k:
+                mosaics += [m.astype(np.float32) for m in
+                            _photo_patches((str(path), patch, k, (2.0, 2.0), 0.0, synth.VALIDATION_SEED_BASE + 97 * i))]
     clean = torch.from_numpy(pack_rggb(np.stack(mosaics)))
     out = []
     for a in levels:
-        noise = torch.tensor([[a] * 4 + [float(log_linear_b(a))] * 4] * n_scenes, dtype=torch.float32)
+        noise = torch.tensor([[a] * 4 + [float(log_linear_b(a))] * 4] * len(mosaics), dtype=torch.float32)
         out.append((float(a), add_sensor_noise(clean, noise, NoisePrior(), rng), clean, noise))
     return out

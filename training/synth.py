@@ -29,15 +29,26 @@ RGB2XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
 DEFAULT_A_RANGE = (1e-4, 2e-2)
 
 
-def random_camera(rng: np.random.Generator) -> CameraParams:
+def random_camera(rng: np.random.Generator, wide: bool = False) -> CameraParams:
+    """A random blend of real colour matrices with white-balance and exposure gains.
+
+    ``wide`` draws white-balance gains around 1 and exposures up to 4x brighter: un-white-balanced,
+    bright, high-signal raw frames (tungsten light, over-exposed skies) that the Brooks et al. ranges
+    never produce and that a model must still handle.
+    """
     weights = rng.uniform(1e-8, 1e8, size=len(XYZ2CAMS))
     xyz2cam = np.tensordot(weights / weights.sum(), XYZ2CAMS, axes=1)
     rgb2cam = xyz2cam @ RGB2XYZ
     norm = rgb2cam.sum(axis=1, keepdims=True)
     rgb2cam = rgb2cam / norm
-    return CameraParams(rgb2cam=rgb2cam, xyz2cam=xyz2cam / norm, red_gain=float(rng.uniform(1.9, 2.4)),
-                        blue_gain=float(rng.uniform(1.5, 1.9)),
-                        brightness=float(1.0 / np.clip(rng.normal(0.8, 0.1), 0.5, 1.2)))
+    if wide:
+        red, blue = np.exp(rng.uniform(np.log(0.7), np.log(2.5), size=2))
+        brightness = float(np.exp(-rng.uniform(np.log(0.8), np.log(4.0))))
+    else:
+        red, blue = rng.uniform(1.9, 2.4), rng.uniform(1.5, 1.9)
+        brightness = float(1.0 / np.clip(rng.normal(0.8, 0.1), 0.5, 1.2))
+    return CameraParams(rgb2cam=rgb2cam, xyz2cam=xyz2cam / norm, red_gain=float(red), blue_gain=float(blue),
+                        brightness=brightness)
 
 
 def unprocess(srgb: np.ndarray, cam: CameraParams) -> np.ndarray:
@@ -181,9 +192,9 @@ def procedural_scene(size: int, seed: int | np.random.Generator) -> np.ndarray:
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 
 
-def clean_raw(srgb: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, CameraParams]:
-    """sRGB (even H, W) → clean RGGB mosaic in [0, 1] and the camera that 'took' it."""
-    cam = random_camera(rng)
+def clean_raw(srgb: np.ndarray, rng: np.random.Generator, wide: bool = False) -> tuple[np.ndarray, CameraParams]:
+    """sRGB (even H, W) → clean RGGB mosaic in [0, 1] and the camera that 'took' it (see :func:`random_camera`)."""
+    cam = random_camera(rng, wide)
     return mosaic_rggb(unprocess(srgb, cam)), cam
 
 

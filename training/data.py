@@ -93,8 +93,7 @@ def _photo_patches(args: tuple[str, int, int, tuple[float, float], float, int]) 
     w, h = img.size
     out = []
     for _ in range(count):
-        s = min(float(np.exp(rng.uniform(np.log(lo), np.log(hi)))), min(w, h) / size)
-        side = max(size, int(round(size * s)))
+        side = int(min(size * float(np.exp(rng.uniform(np.log(lo), np.log(hi)))), w, h))
         x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
         crop = img.resize((size, size), Image.Resampling.BOX, box=(x, y, x + side, y + side))
         arr = np.asarray(crop, dtype=np.float32) / 255.0

@@ -3,16 +3,24 @@
 ``planes`` is (N, 4, h, w) float32 packed RGGB with h, w multiples of ``runner.stride``;
 ``noise`` is (N, 8) float32 ``[a×4, b×4]``. The tiling engine only ever talks to this interface.
 A runner may say how many windows per call it runs fastest (``preferred_batch``); the engine uses
-it unless told otherwise.
+it unless told otherwise. torch is imported only by :class:`TorchRunner`, so the ONNX Runtime path
+runs on the base install.
 """
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
-from torch import nn
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+# Every way a bundle can run: its ONNX Runtime formats (``onnx`` is fp32; ``ort`` and ``int8_ort`` are
+# the ORT-mobile flatbuffers) and its torch checkpoints. The CLI, the public API and the evaluation
+# methods all offer exactly this list.
+BACKENDS = ("onnx", "fp16", "int8", "ort", "int8_ort", "torch")
 
 
 class Runner(Protocol):
@@ -22,8 +30,10 @@ class Runner(Protocol):
     def __call__(self, planes: np.ndarray, noise: np.ndarray) -> np.ndarray: ...
 
 
-def pick_device(device: str = "auto") -> torch.device:
+def pick_device(device: str = "auto") -> "torch.device":
     """``auto`` → CUDA if present, else Apple MPS, else CPU; otherwise the named device."""
+    import torch
+
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -43,7 +53,9 @@ class TorchRunner:
 
     preferred_batch = 4
 
-    def __init__(self, model: nn.Module, device: str = "auto", name: str = "torch") -> None:
+    def __init__(self, model: "nn.Module", device: str = "auto", name: str = "torch") -> None:
+        import torch
+
         self.device = pick_device(device)
         self.model = model.eval().to(self.device)
         if self.device.type == "cpu":
@@ -52,6 +64,8 @@ class TorchRunner:
         self.name = name
 
     def __call__(self, planes: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        import torch
+
         x = torch.from_numpy(np.ascontiguousarray(planes, dtype=np.float32)).to(self.device)
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)

@@ -26,19 +26,15 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Sequence
+from typing import Any
 
-from .atomic import atomic_output
+from .backends import BACKENDS
 from .noise import NoiseProfile
-from .selector import RULE, RULE_VERSION, select_index
+from .selector import SelectionError, read_selection, select_for_profile, selection_block
 
 SCHEMA = "rawdenoise-bundle"
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
-NOISE_LEVEL_DEFINITION = ("mean shot term over planes R,G1,G2,B: (((a_R + a_G1) + a_G2) + a_B) / 4 in float64; "
-                          "index = number of boundaries <= level")
-ONNX_RUNTIME_FORMATS = ("onnx", "int8", "fp16", "ort", "int8_ort")
-BACKENDS = ("torch",) + ONNX_RUNTIME_FORMATS
 
 
 class BundleError(ValueError):
@@ -109,21 +105,25 @@ class Bundle:
 
     def select(self, profile: NoiseProfile) -> Specialist:
         """The specialist for ``profile`` under the manifest's rule (see ``denoise/selector.py``)."""
-        return self.specialists[select_index(profile.level(), self.boundaries)]
+        return self.specialists[select_for_profile(profile, self.boundaries)]
 
     def file(self, relative: str) -> Path:
         return self.path / relative
 
     def runner_for(self, profile: NoiseProfile, backend: str = "onnx", device: str = "auto",
                    threads: int | None = None) -> tuple[Any, Specialist]:
-        """A runner (``denoise.backends``) for the specialist ``profile`` selects, and that specialist.
+        """A runner for the specialist ``profile`` selects, and that specialist."""
+        spec = self.select(profile)
+        return self.runner(spec, backend, device, threads), spec
 
-        ``backend`` is ``torch`` or an ONNX Runtime format present in the bundle (``onnx`` = fp32,
-        ``int8``, ``fp16``, ``ort``).
+    def runner(self, spec: Specialist, backend: str = "onnx", device: str = "auto", threads: int | None = None) -> Any:
+        """A runner (``denoise.backends``) for one specialist in one of its formats.
+
+        ``backend`` is one of :data:`denoise.backends.BACKENDS` that the bundle holds: ``torch`` or an
+        ONNX Runtime format (``onnx`` = fp32, ``fp16``, ``int8``, ``ort``, ``int8_ort``).
         """
         from .backends import OnnxRunner, TorchRunner
 
-        spec = self.select(profile)
         if backend not in BACKENDS:
             raise BundleError(f"{self.source}: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         if backend not in spec.files:
@@ -133,9 +133,9 @@ class Bundle:
         if backend == "torch":
             from .models import load_checkpoint
 
-            return TorchRunner(load_checkpoint(path), device, name=f"{spec.name}/torch"), spec
+            return TorchRunner(load_checkpoint(path), device, name=f"{spec.name}/torch")
         return OnnxRunner(str(path), stride=self.stride, threads=threads, providers=_onnx_providers(device),
-                          name=f"{spec.name}/{backend}"), spec
+                          name=f"{spec.name}/{backend}")
 
     def describe(self) -> dict[str, Any]:
         """Summary for ``denoise info --json``: where it is, what it holds, which formats and ranges."""
@@ -143,7 +143,7 @@ class Bundle:
         return {"path": str(self.source), "folder": str(self.path), "schema_version": self.manifest["schema_version"],
                 "sdk_version": self.manifest.get("sdk_version", ""), "stride": self.stride,
                 "tile": self.io.get("tile"), "overlap": self.io.get("overlap"),
-                "selection": {"rule": RULE, "rule_version": RULE_VERSION, "boundaries": list(self.boundaries)},
+                "selection": selection_block(self.boundaries),
                 "formats": formats,
                 "specialists": [{"name": s.name, "a_range": list(s.a_range), "core_range": list(s.core_range),
                                  "formats": sorted(s.files), "quality": s.quality} for s in self.specialists]}
@@ -296,23 +296,9 @@ def _check_manifest(manifest: dict[str, Any], source: Path) -> tuple[tuple[Speci
     io = manifest.get("io")
     if not isinstance(io, dict) or type(io.get("stride")) is not int or io["stride"] < 1:
         raise fail("has no valid io.stride")
-    selection = manifest.get("selection")
-    if not isinstance(selection, dict):
-        raise fail("has no 'selection'")
-    if selection.get("rule") != RULE or selection.get("rule_version") != RULE_VERSION:
-        raise BundleError(f"{source}: selection rule {selection.get('rule')!r} version {selection.get('rule_version')!r} "
-                          f"is not supported (this SDK implements {RULE!r} version {RULE_VERSION}); update rawdenoise")
-    boundaries = selection.get("boundaries")
-    if not isinstance(boundaries, list) or not all(isinstance(b, (int, float)) and math.isfinite(b) and b > 0
-                                                   for b in boundaries):
-        raise fail("selection.boundaries must be a list of positive numbers")
-    if any(b1 >= b2 for b1, b2 in zip(boundaries, boundaries[1:])):
-        raise fail(f"selection.boundaries {boundaries} are not strictly ascending")
     entries = manifest.get("specialists")
     if not isinstance(entries, list) or not entries:
         raise fail("lists no specialists")
-    if len(boundaries) != len(entries) - 1:
-        raise fail(f"has {len(entries)} specialists but {len(boundaries)} boundaries (needs {len(entries) - 1})")
     listed = manifest.get("files")
     if not isinstance(listed, dict) or not listed:
         raise fail("has no 'files' listing")
@@ -332,12 +318,11 @@ def _check_manifest(manifest: dict[str, Any], source: Path) -> tuple[tuple[Speci
         specialists.append(Specialist(i, entry["name"], a_range, core_range, dict(files), dict(entry.get("quality") or {})))
     if len({s.name for s in specialists}) != len(specialists):
         raise fail("has duplicate specialist names")
-    for i, b in enumerate(boundaries):
-        left, right = specialists[i].core_range[1], specialists[i + 1].core_range[0]
-        if not (math.isclose(left, b, rel_tol=1e-9) and math.isclose(right, b, rel_tol=1e-9)):
-            raise fail(f"boundary {b} does not separate the core ranges of {specialists[i].name!r} and "
-                       f"{specialists[i + 1].name!r}")
-    return tuple(specialists), tuple(float(b) for b in boundaries)
+    try:
+        boundaries = read_selection(manifest.get("selection"), [s.core_range for s in specialists])
+    except SelectionError as err:
+        raise BundleError(f"{source}: {MANIFEST} {err}") from None
+    return tuple(specialists), boundaries
 
 
 def _verify_files(root: Path, listed: dict[str, Any], source: Path) -> None:
@@ -357,46 +342,4 @@ def _verify_files(root: Path, listed: dict[str, Any], source: Path) -> None:
         if sha256_file(path) != info["sha256"]:
             raise BundleError(f"{source}: file {rel!r} fails its SHA-256 check (modified or corrupted); "
                               "re-copy or re-export the bundle")
-
-
-# ----------------------------------------------------------------------------- golden vectors
-
-
-def _vector_cases(boundaries: Sequence[float]) -> list[dict[str, Any]]:
-    """Profiles whose levels sit on, one float step either side of, and far from every boundary."""
-    b_read = (2e-6,) * 4
-    lowest = boundaries[0] / 100 if boundaries else 1e-5
-    highest = boundaries[-1] * 100 if boundaries else 1e-1
-    cases: list[tuple[str, tuple[float, ...]]] = [("far below", (lowest,) * 4), ("far above", (highest,) * 4)]
-    for i, b in enumerate(boundaries):
-        below, above = math.nextafter(b, -math.inf), math.nextafter(b, math.inf)
-        cases += [(f"boundary {i}: on", (b,) * 4), (f"boundary {i}: just below", (below,) * 4),
-                  (f"boundary {i}: just above", (above,) * 4),
-                  (f"boundary {i}: per-plane, mean on", (0.5 * b, 1.5 * b, b, b)),
-                  (f"boundary {i}: per-plane, uneven", (0.9 * b, 1.3 * b, 0.7 * b, 1.1 * b)),
-                  (f"boundary {i}: per-plane, one below", (below, b, b, b)),
-                  (f"boundary {i}: per-plane, one above", (b, b, b, above)),
-                  (f"boundary {i}: blue only", (0.0, 0.0, 0.0, 4 * b))]
-    out = []
-    for name, a in cases:
-        profile = NoiseProfile(a, b_read, "metadata")  # type: ignore[arg-type]
-        out.append({"name": name, "a": list(profile.a), "b": list(profile.b), "level": profile.level(),
-                    "index": select_index(profile.level(), list(boundaries))})
-    return out
-
-
-def write_selector_vectors(bundle_or_boundaries: Bundle | Sequence[float], path: str | os.PathLike) -> Path:
-    """Write JSON golden vectors of the selector (profiles → level → specialist index) for other
-    implementations (the Android/Java core) to reproduce exactly."""
-    if isinstance(bundle_or_boundaries, Bundle):
-        boundaries = list(bundle_or_boundaries.boundaries)
-    else:
-        boundaries = [float(b) for b in bundle_or_boundaries]
-    select_index(0.0, boundaries)  # validates: strictly ascending
-    payload = {"rule": RULE, "rule_version": RULE_VERSION, "noise_level": NOISE_LEVEL_DEFINITION,
-               "boundaries": boundaries, "cases": _vector_cases(boundaries)}
-    path = Path(path)
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    return path
 

@@ -2,9 +2,23 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
+
+from .backends import BACKENDS
+
+# Lab sub-commands: name -> (module, function registering it on the sub-parsers, summary for --help).
+LAB_COMMANDS = {
+    "train": ("training.cli", "add_train_command", "train a teacher, a student or noise-range specialists from a recipe"),
+    "export": ("export.cli", "add_export_command",
+               "export trained models to a phone bundle (ONNX, INT8, fp16, ORT, Core ML, ExecuTorch)"),
+    "eval": ("evaluation.cli", "add_eval_command",
+             "evaluate denoisers: DND submission, local benchmark, residual check, report"),
+    "bench": ("evaluation.cli", "add_bench_command",
+              "measure a model's cost: params, MACs, latency, MP/s, 12 MP end to end, peak memory"),
+}
 
 RUN_EPILOG = """examples:
   denoise run IMG_0001.DNG -o out/                         # default model, noise from the file
@@ -94,10 +108,10 @@ def cmd_noise(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .models import count_macs_per_megapixel, count_params, load_checkpoint
-
     target = args.model
     if target is not None and target.is_file() and target.suffix == ".pt":
+        from .models import count_macs_per_megapixel, count_params, load_checkpoint
+
         model = load_checkpoint(target)
         info = {"path": str(target), "kind": "checkpoint", "arch": model.arch, "config": model.config,
                 "meta": model.meta, "params": count_params(model),
@@ -116,7 +130,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from evaluation.demo import run_demo
 
     r = run_demo(args.output, a=args.a, seed=args.seed, model_path=args.model)
     print(f"demo scene: {r['megapixels']:.2f} MP Bayer, noise a={r['a']:.3g} b={r['b']:.3g} "
@@ -130,14 +144,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_golden(args: argparse.Namespace) -> int:
-    from .golden import write_golden_vectors
+    from export.golden import write_golden_vectors
 
     for path in write_golden_vectors(args.output):
         print(path)
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The full ``denoise`` parser; a lab sub-command's own options are registered only when ``argv``
+    names it, so ``denoise run`` and ``denoise --help`` never import torch, training or export."""
     parser = argparse.ArgumentParser(prog="denoise", description="Denoise camera RAW files with small on-device models.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     fmt = argparse.RawDescriptionHelpFormatter
@@ -154,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "A,B: Var = A*x + B on the [0,1] scale, e.g. 4e-3,2e-5 (default: auto)")
     p.add_argument("--model", type=Path, help="a model checkpoint (.pt) instead of the default bundle")
     p.add_argument("--bundle", type=Path, help="an exported bundle (folder or .zip) instead of the default one")
-    p.add_argument("--backend", default="onnx", choices=["onnx", "int8", "torch"],
-                   help="how a bundle runs: onnxruntime fp32, onnxruntime INT8, or torch (default: onnx)")
+    p.add_argument("--backend", default="onnx", choices=BACKENDS,
+                   help="which of the bundle's formats runs: onnx (fp32), fp16, int8, ort, int8_ort with ONNX "
+                        "Runtime, or torch (default: onnx)")
     p.add_argument("--tile", type=int, help="tile size in packed pixels (half the Bayer size), e.g. 256")
     p.add_argument("--overlap", type=int, help="tile overlap in packed pixels, e.g. 32")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, mps (default: auto)")
@@ -193,19 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     p.set_defaults(func=cmd_golden)
 
-    from export.cli import add_export_command
-    from training.cli import add_train_command
-
-    from evaluation.cli import add_eval_commands
-
-    add_train_command(sub)
-    add_export_command(sub)
-    add_eval_commands(sub)
+    command = next((word for word in (argv or []) if not word.startswith("-")), None)
+    for name, (module, register, summary) in LAB_COMMANDS.items():
+        if name == command:
+            getattr(importlib.import_module(module), register)(sub)
+        else:
+            sub.add_parser(name, help=summary, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

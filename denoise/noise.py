@@ -109,14 +109,6 @@ class NoiseProfile:
         """(8,) float32 ``[a_R, a_G1, a_G2, a_B, b_R, b_G1, b_G2, b_B]``: the models' noise input."""
         return np.asarray(self.a + self.b, dtype=np.float32)
 
-    def level(self) -> float:
-        """The scalar used to pick a specialist: the mean shot term a over the four planes.
-
-        Summed in plane order and divided by 4 in float64 — the manifest and the Android core
-        compute it identically.
-        """
-        return (((self.a[0] + self.a[1]) + self.a[2]) + self.a[3]) / 4.0
-
     def with_source(self, source: str, detail: str = "") -> "NoiseProfile":
         return NoiseProfile(self.a, self.b, source, detail)
 

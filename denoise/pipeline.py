@@ -13,6 +13,7 @@ import numpy as np
 
 from .noise import NoiseProfile
 from .raw import RawImage
+from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 
 def resolve_noise(raw: RawImage, noise: str | NoiseProfile = "auto") -> NoiseProfile:
@@ -38,8 +39,8 @@ class Model:
 
     describe: str
     runner_for: Callable[[NoiseProfile], tuple[Callable, str]]
-    tile: int = 256
-    overlap: int = 32
+    tile: int = DEFAULT_TILE
+    overlap: int = DEFAULT_OVERLAP
 
 
 def model_from_checkpoint(path: str | os.PathLike, device: str = "auto") -> Model:
@@ -60,12 +61,12 @@ def model_from_bundle(path: str | os.PathLike | None = None, backend: str = "onn
     def runner_for(profile: NoiseProfile) -> tuple[Callable, str]:
         spec = bundle.select(profile)
         if spec.name not in cache:
-            cache[spec.name] = bundle.runner_for(profile, backend=backend, device=device)[0]
+            cache[spec.name] = bundle.runner(spec, backend=backend, device=device)
         return cache[spec.name], spec.name
 
     io = bundle.manifest.get("io", {})
-    return Model(describe=str(bundle.path), runner_for=runner_for, tile=int(io.get("tile", 256)),
-                 overlap=int(io.get("overlap", 32)))
+    return Model(describe=str(bundle.path), runner_for=runner_for, tile=int(io.get("tile", DEFAULT_TILE)),
+                 overlap=int(io.get("overlap", DEFAULT_OVERLAP)))
 
 
 def denoise_raw(raw: RawImage, model: Model, profile: NoiseProfile, tile: int | None = None,

@@ -1,4 +1,4 @@
-"""``denoise eval …`` and ``denoise bench``: argparse sub-commands, wired in by ``denoise/cli.py``.
+"""``denoise eval …`` and ``denoise bench``: argparse sub-commands, registered by ``denoise/cli.py`` when named.
 
 Each handler is stored as ``args.func`` and returns an exit code; bad input raises a ValueError or
 OSError subclass whose one-line message the ``denoise`` command prints.
@@ -9,10 +9,13 @@ import argparse
 import shlex
 import sys
 
+from denoise.backends import BACKENDS
+from denoise.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+
 from .benchset import BENCH_A, BENCH_SIZE
 from .cost import FRAME_12MP
 
-_METHOD_HELP = "noisy | bm3d | model:CKPT.pt | bundle:DIR_OR_ZIP[:onnx|int8|fp16|ort|torch]"
+_METHOD_HELP = f"noisy | bm3d | model:CKPT.pt | bundle:DIR_OR_ZIP[:{'|'.join(BACKENDS)}]"
 
 
 def _command_line() -> str:
@@ -107,10 +110,9 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_eval_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``eval {dnd,synth,residual,report}`` and ``bench`` on the ``denoise`` parser."""
-    ev = subparsers.add_parser("eval", help="evaluate denoisers: DND submission, local benchmark, residual check, report",
-                               description="Evaluate denoisers.")
+def add_eval_command(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``eval {dnd,synth,residual,runs,report}`` on the ``denoise`` parser."""
+    ev = subparsers.add_parser("eval", description="Evaluate denoisers.")
     sub = ev.add_subparsers(dest="eval_command", required=True, metavar="EVAL")
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -162,6 +164,9 @@ def add_eval_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to write")
     p.set_defaults(func=_eval_report)
 
+
+def add_bench_command(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``bench`` (model cost) on the ``denoise`` parser."""
     p = _add(subparsers, "bench", "measure a model's cost: params, MACs, latency, MP/s, 12 MP end to end, peak memory",
              "denoise bench --model runs/student/best.pt --onnx-fp32 bundle/student.onnx "
              "--onnx-int8 bundle/student.int8.onnx --out benchmarks/results/cost.json")
@@ -170,8 +175,9 @@ def add_eval_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--onnx-int8", help="its INT8 ONNX export, to time with ONNX Runtime")
     p.add_argument("--frame", type=_frame, default=FRAME_12MP,
                    help=f"frame WIDTHxHEIGHT in Bayer pixels (default {FRAME_12MP[1]}x{FRAME_12MP[0]}, 12 MP)")
-    p.add_argument("--tile", type=int, default=256, help="tile size in packed pixels (default 256)")
-    p.add_argument("--overlap", type=int, default=32, help="tile overlap in packed pixels (default 32)")
+    p.add_argument("--tile", type=int, default=DEFAULT_TILE, help=f"tile size in packed pixels (default {DEFAULT_TILE})")
+    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,
+                   help=f"tile overlap in packed pixels (default {DEFAULT_OVERLAP})")
     p.add_argument("--warmup", type=int, default=1, help="untimed warm-up runs (default 1)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported (default 3)")
     p.add_argument("--no-e2e", action="store_true", help="skip the end-to-end DNG run")

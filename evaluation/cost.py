@@ -23,6 +23,8 @@ from typing import Callable
 
 import numpy as np
 
+from denoise.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+
 from .results import results_header, write_json
 
 TARGET_E2E_S = 1.0
@@ -194,7 +196,7 @@ def _run_e2e_child(backend: str, path: str, dng: Path, out: Path, tile: int, ove
 def run_cost_bench(model_path: str | os.PathLike, onnx_fp32: str | os.PathLike | None = None,
                    onnx_int8: str | os.PathLike | None = None,
                    out_json: str | os.PathLike = "benchmarks/results/cost.json",
-                   frame: tuple[int, int] = FRAME_12MP, tile: int = 256, overlap: int = 32, warmup: int = 1,
+                   frame: tuple[int, int] = FRAME_12MP, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP, warmup: int = 1,
                    repeats: int = 3, e2e: bool = True, progress: bool = True, command: str = "") -> dict:
     """Measure the model (a torch checkpoint, plus its ONNX exports if given); write ``out_json``.
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from denoise.backends import BACKENDS
 from denoise.noise import NoiseProfile
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 DenoiseFn = Callable[[np.ndarray, NoiseProfile], np.ndarray]
 # Backends a bundle can run its specialists with (ONNX Runtime formats inside the bundle, or torch).
-BUNDLE_BACKENDS = ("onnx", "int8", "fp16", "ort", "torch")
 
 
 class MethodSpecError(ValueError):
@@ -104,8 +104,8 @@ def method_from_spec(spec: str, device: str = "auto") -> Method:
     if kind == "bundle" and rest:
         path, backend = rest, "onnx"
         head, _, tail = rest.rpartition(":")
-        if head and tail in BUNDLE_BACKENDS:
+        if head and tail in BACKENDS:
             path, backend = head, tail
         return bundle_method(path, backend, device)
     raise MethodSpecError(f"unknown method {spec!r}; use noisy, bm3d, model:PATH, bundle:PATH or "
-                          f"bundle:PATH:BACKEND (BACKEND one of {', '.join(BUNDLE_BACKENDS)})")
+                          f"bundle:PATH:BACKEND (BACKEND one of {', '.join(BACKENDS)})")

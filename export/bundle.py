@@ -33,10 +33,9 @@ from typing import Any, Callable, Sequence
 import onnxruntime
 
 from denoise.backends import OnnxRunner, TorchRunner
-from denoise.bundle import (MANIFEST, NOISE_LEVEL_DEFINITION, SCHEMA, SCHEMA_VERSION, BundleError, load_bundle,
-                            sha256_file, sdk_version)
+from denoise.bundle import MANIFEST, SCHEMA, SCHEMA_VERSION, BundleError, load_bundle, sha256_file, sdk_version
 from denoise.models import CheckpointError, count_params, load_checkpoint, save_checkpoint
-from denoise.selector import RULE, RULE_VERSION
+from denoise.selector import NOISE_LEVEL_DEFINITION, SelectionError, boundaries_of, selection_block
 from denoise.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 from . import ExportError
@@ -168,11 +167,10 @@ def sources_from_inputs(inputs: Sequence[str | os.PathLike]) -> tuple[list[Speci
     bad = [n for n in names if not _NAME.match(n)]
     if bad or len(set(names)) != len(names):
         raise ExportError(f"specialist names must be unique file-name-safe words, got {names}")
-    derived = [s.core_range[0] for s in sources[1:]]
-    for left, right in zip(sources, sources[1:]):
-        if not math.isclose(left.core_range[1], right.core_range[0], rel_tol=1e-9):
-            raise ExportError(f"core ranges of {left.name} {list(left.core_range)} and {right.name} "
-                              f"{list(right.core_range)} do not meet: the selector needs contiguous ranges")
+    try:
+        derived = boundaries_of([s.core_range for s in sources])
+    except SelectionError as err:
+        raise ExportError(f"specialists {names}: {err}") from None
     if explicit is not None and not (len(explicit) == len(derived) and all(
             math.isclose(a, b, rel_tol=1e-9) for a, b in zip(explicit, derived))):
         raise ExportError(f"boundaries {explicit} do not match the specialists' core ranges (expected {derived})")
@@ -329,8 +327,7 @@ def write_bundle(sources: Sequence[SpecialistSource], boundaries: Sequence[float
             "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "sdk_version": sdk_version(),
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "io": _io_section(strides[0], options, formats),
-            "selection": {"rule": RULE, "rule_version": RULE_VERSION, "noise_level": NOISE_LEVEL_DEFINITION,
-                          "boundaries": [float(b) for b in boundaries]},
+            "selection": selection_block(boundaries),
             "export": {"formats": list(formats), "opset": options.opset,
                        "int8": {"target": options.int8_target, "quantized": "convs only (QDQ, per-channel weights)",
                                 "keep_float": list(options.keep_float), "calibration": options.int8_calibration,

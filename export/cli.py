@@ -50,8 +50,7 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> argparse.Argum
 
     defaults = ExportOptions()
     parser = subparsers.add_parser(
-        "export", help="export trained models to a phone bundle (ONNX, INT8, fp16, ORT, Core ML, ExecuTorch)",
-        description="Export a training run or checkpoints to a verified deployment bundle: manifest.json "
+        "export", description="Export a training run or checkpoints to a verified deployment bundle: manifest.json "
                     "(I/O contract, selector, checksums) plus the requested model formats.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", metavar="RUN_DIR|CHECKPOINT",

@@ -73,10 +73,12 @@ def test_report_needs_results(tmp_path):
 def _parser():
     import argparse
 
-    from evaluation.cli import add_eval_commands
+    from evaluation.cli import add_bench_command, add_eval_command
 
     parser = argparse.ArgumentParser(prog="denoise")
-    add_eval_commands(parser.add_subparsers(dest="command", required=True))
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_eval_command(sub)
+    add_bench_command(sub)
     return parser
 
 

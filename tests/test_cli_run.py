@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from denoise.cli import main
-from denoise.demo import BLACK, WHITE, write_noisy_dng
+from evaluation.demo import BLACK, WHITE, write_noisy_dng
 from denoise.dng import write_bayer_dng
 from denoise.models import build_model, save_checkpoint
 from denoise.noise import NoiseProfile

@@ -20,7 +20,7 @@ def test_default_bundle_verifies_and_describes_itself(capsys):
 
 @pytest.mark.parametrize("backend", ["onnx", "torch"])
 def test_demo_denoises_the_noisy_dng_it_writes(tmp_path, backend):
-    from denoise.demo import run_demo
+    from evaluation.demo import run_demo
 
     r = run_demo(tmp_path, a=4e-3, seed=0, backend=backend)
     # fixed seed: the shipped model must clearly denoise the demo scene (raw PSNR gain)

@@ -1,7 +1,7 @@
 """The golden vectors committed for the Android core are exactly what the Python SDK writes today.
 
 If this fails, the Python contract (selector, noise mapping, packing, tiling, DNG reading, bundle
-checks) changed: regenerate with ``python -m denoise.golden`` and make the Java core agree
+checks) changed: regenerate with ``python -m export.golden`` and make the Java core agree
 (``android_demo/core/run_tests.sh``).
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from denoise.golden import COMMITTED_DIR, _dng_fixtures, write_golden_vectors
+from export.golden import COMMITTED_DIR, _dng_fixtures, write_golden_vectors
 
-REGENERATE = "regenerate with 'python -m denoise.golden' and re-run android_demo/core/run_tests.sh"
+REGENERATE = "regenerate with 'python -m export.golden' and re-run android_demo/core/run_tests.sh"
 # Tags whose values are file offsets or sizes: they depend on how tifffile lays the file out.
 _LAYOUT_TAGS = {273, 279, 324, 325}
 
@@ -43,7 +43,7 @@ def test_vector_and_bundle_files_have_not_drifted(regenerated: Path) -> None:
         if rel.endswith(".dng"):
             continue
         new, old = (regenerated / rel).read_bytes(), (COMMITTED_DIR / rel).read_bytes()
-        assert new == old, f"{rel} drifted from what denoise.golden writes; {REGENERATE}"
+        assert new == old, f"{rel} drifted from what export.golden writes; {REGENERATE}"
 
 
 def _tags_and_pixels(path: Path) -> tuple[list[dict], list[np.ndarray]]:

@@ -16,8 +16,7 @@ EPILOG = """examples:
 
 
 def add_train_command(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("train", help="train a teacher, a student or noise-range specialists from a recipe",
-                              description="Train from a versioned recipe (YAML) into a self-describing run dir.",
+    p = subparsers.add_parser("train", description="Train from a versioned recipe (YAML) into a self-describing run dir.",
                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=["teacher", "student", "specialists", "compare", "pipeline"],
                    help="what the recipe trains (compare: every distillation strategy at equal budget; "

@@ -3,8 +3,9 @@ of the generalist per sub-range (with a small overlap), and score each against t
 its own sub-range.
 
 Result: ``RUN_DIR/specialists.json`` — the selector ``boundaries`` (K-1 ascending values of a, the
-rule of :mod:`denoise.selector`) and per specialist its checkpoint, training range (core range
-widened by the overlap), core range, and validation PSNR next to the generalist's.
+rule of :mod:`denoise.selector`, which also splits the range) and per specialist its checkpoint,
+training range (core range widened by the overlap), core range, and validation PSNR next to the
+generalist's.
 """
 from __future__ import annotations
 
@@ -15,27 +16,23 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from denoise.models import load_checkpoint
+from denoise.selector import RULE, core_ranges, split_boundaries
 
 
 def split_ranges(a_range: Sequence[float], count: int, overlap: float = 0.1,
                  boundaries: Sequence[float] | None = None) -> tuple[list[float], list[tuple[float, float]], list[tuple[float, float]]]:
-    """Boundaries (geometric by default), core ranges and overlapping training ranges.
+    """Selector boundaries (the selector's log-space split unless given), core ranges and overlapping
+    training ranges.
 
     ``overlap`` is the fraction of each core range's log-width added on both sides for training.
     """
     lo, hi = float(a_range[0]), float(a_range[1])
-    if not 0 < lo < hi:
-        raise ValueError(f"specialist a_range must satisfy 0 < lo < hi, got {a_range}")
-    if boundaries is None:
-        boundaries = [float(math.exp(v)) for v in np.linspace(math.log(lo), math.log(hi), count + 1)[1:-1]]
-    boundaries = [float(b) for b in boundaries]
-    if len(boundaries) != count - 1 or any(not lo < b < hi for b in boundaries) or sorted(boundaries) != boundaries:
-        raise ValueError(f"need {count - 1} ascending boundaries inside {a_range}, got {boundaries}")
-    edges = [lo, *boundaries, hi]
-    cores = [(edges[i], edges[i + 1]) for i in range(count)]
+    boundaries = split_boundaries(a_range, count) if boundaries is None else [float(b) for b in boundaries]
+    if len(boundaries) != count - 1:
+        raise ValueError(f"need {count - 1} ascending boundaries inside {list(a_range)}, got {boundaries}")
+    cores = core_ranges(a_range, boundaries)
     train_ranges = []
     for c_lo, c_hi in cores:
         pad = overlap * (math.log(c_hi) - math.log(c_lo))
@@ -96,7 +93,7 @@ def train_specialists(config: dict, run_dir: str | os.PathLike, resume: bool = F
                         "generalist_val_psnr": validate(generalist, val)})
     if only is not None:
         return {"trained": only}
-    result = {"generalist": str(config["init"]), "rule": "mean_a_boundaries", "boundaries": boundaries,
+    result = {"generalist": str(config["init"]), "rule": RULE, "boundaries": boundaries,
               "specialists": entries}
     tmp = run_dir / "specialists.json.tmp"
     tmp.write_text(json.dumps(result, indent=2))

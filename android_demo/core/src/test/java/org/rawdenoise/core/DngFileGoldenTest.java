@@ -14,7 +14,7 @@ import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
 /**
- * The DNG reader recovers what {@code denoise/golden.py} wrote with tifffile (and LibRaw reads
+ * The DNG reader recovers what {@code export/golden.py} wrote with tifffile (and LibRaw reads
  * back identically, see {@code tests/test_golden_vectors.py}): strips and tiles, both byte orders,
  * an ActiveArea inside the stored image, per-position black levels, NoiseProfile.
  */

@@ -12,7 +12,7 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
 
-/** Loads the golden vectors written by {@code denoise/golden.py} (test resources, {@code /golden/}). */
+/** Loads the golden vectors written by {@code export/golden.py} (test resources, {@code /golden/}). */
 final class Golden {
 
     /** Tolerance for floats that are not required to be bit-identical. */

@@ -8,14 +8,15 @@ rendered before/after; raw PSNR against the clean scene is printed.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
+from denoise.cfa import pack_rggb, unpack_rggb
+from denoise.noise import NoiseProfile, log_linear_b
 from training import synth
-from .cfa import pack_rggb, unpack_rggb
-from .noise import NoiseProfile, log_linear_b
+
+from .metrics import psnr
 
 BLACK, WHITE = 512, 16383  # a 14-bit sensor
 
@@ -31,14 +32,9 @@ def demo_scene(seed: int = 0) -> np.ndarray:
         return synth.procedural_scene(512, seed)
 
 
-def psnr(x: np.ndarray, ref: np.ndarray) -> float:
-    mse = float(np.mean((np.clip(x, 0, 1) - np.clip(ref, 0, 1)) ** 2))
-    return 10 * math.log10(1.0 / max(mse, 1e-20))
-
-
 def write_noisy_dng(path: Path, a: float, seed: int = 0) -> tuple[np.ndarray, NoiseProfile]:
     """Write the demo's noisy DNG; return the clean normalized mosaic and the true noise profile."""
-    from .dng import write_bayer_dng
+    from denoise.dng import write_bayer_dng
 
     rng = np.random.default_rng(seed)
     cam = synth.random_camera(rng)
@@ -56,9 +52,9 @@ def run_demo(out_dir: Path, a: float = 4e-3, seed: int = 0, model_path: Path | N
     """Run the demo into ``out_dir``; returns the figures it prints."""
     import time
 
-    from .pipeline import denoise_raw, model_from_bundle, model_from_checkpoint, resolve_noise
-    from .raw import read_raw
-    from .writers import write_output
+    from denoise.pipeline import denoise_raw, model_from_bundle, model_from_checkpoint, resolve_noise
+    from denoise.raw import read_raw
+    from denoise.writers import write_output
 
     out_dir.mkdir(parents=True, exist_ok=True)
     noisy_path = out_dir / "demo_noisy.dng"

@@ -7,7 +7,7 @@ integers and levels, and within 1e-6 on other floats. ``tests/test_golden_vector
 them and fails when the committed copies under ``android_demo/core/src/test/resources/golden/``
 drift from what this module writes.
 
-Regenerate after an intended change with ``python -m denoise.golden`` (writes the committed folder;
+Regenerate after an intended change with ``python -m export.golden`` (writes the committed folder;
 give another folder as the argument to write elsewhere).
 """
 from __future__ import annotations
@@ -25,13 +25,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tifffile
 
-from .atomic import atomic_output
-from .bundle import MANIFEST, BundleError, load_bundle, safe_relative_path, write_selector_vectors
-from .cfa import BAYER_PATTERNS, pack_rggb, plane_of_pixel, to_rggb
-from .noise import NoiseProfile, NoiseProfileError
-from .pipeline import Model, denoise_raw
-from .raw import read_raw
-from .tiling import TilingError, axis_weights, blend_weights, denoise_planes, plan_axis, plan_tiles
+from denoise.atomic import atomic_output
+from denoise.bundle import MANIFEST, BundleError, load_bundle, safe_relative_path
+from denoise.cfa import BAYER_PATTERNS, pack_rggb, plane_of_pixel, to_rggb
+from denoise.noise import NoiseProfile, NoiseProfileError
+from denoise.selector import noise_level, select_for_profile, selection_block
+from denoise.pipeline import Model, denoise_raw
+from denoise.raw import read_raw
+from denoise.tiling import TilingError, axis_weights, blend_weights, denoise_planes, plan_axis, plan_tiles
 
 COMMITTED_DIR = Path(__file__).resolve().parent.parent / "android_demo" / "core" / "src" / "test" / "resources" / "golden"
 
@@ -106,7 +107,7 @@ def noise_profile_vectors() -> dict:
         case: dict[str, Any] = {"values": values, "plane_colors": colors}
         try:
             profile = NoiseProfile.from_dng_pairs(values, colors)
-            case.update(a=list(profile.a), b=list(profile.b), level=profile.level())
+            case.update(a=list(profile.a), b=list(profile.b), level=noise_level(profile))
         except NoiseProfileError:
             case["error"] = True
         dng_cases.append(case)
@@ -115,7 +116,7 @@ def noise_profile_vectors() -> dict:
     for pattern in BAYER_PATTERNS:
         profile = camera2_profile(camera_pairs, pattern)
         camera_cases.append({"values": camera_pairs, "pattern": pattern, "a": list(profile.a),
-                             "b": list(profile.b), "level": profile.level(),
+                             "b": list(profile.b), "level": noise_level(profile),
                              "vector": [float(v) for v in profile.as_vector()]})
     return {"dng": dng_cases, "camera2": camera_cases}
 
@@ -320,7 +321,7 @@ def bundle_vectors(out_dir: Path) -> tuple[list[Path], dict]:
     selections = []
     for level in (1e-5, 0.0005, math.nextafter(0.0005, 0), 0.001, 0.002, math.nextafter(0.002, 1), 0.05):
         profile = NoiseProfile.uniform(level, 1e-6, "metadata")
-        selections.append({"a": list(profile.a), "b": list(profile.b), "level": profile.level(),
+        selections.append({"a": list(profile.a), "b": list(profile.b), "level": noise_level(profile),
                            "specialist": bundle.select(profile).name})
     paths = [{"path": p, "safe": safe_relative_path(p)}
              for p in ("a.onnx", "models/a.onnx", "./models//a.onnx", "models/", "m:odel/a", "models/c:d", "", "/abs",
@@ -403,7 +404,7 @@ def _dng_expectation(fx: dict, path: Path) -> dict:
     return {"file": fx["file"], "height": int(raw.mosaic.shape[0]), "width": int(raw.mosaic.shape[1]),
             "pattern": raw.pattern, "black": [float(v) for v in raw.black_levels.ravel()],
             "white": float(raw.white_level), "noise_profile_values": list(fx["noise_profile"]),
-            "a": list(raw.noise_profile.a), "b": list(raw.noise_profile.b), "level": raw.noise_profile.level(),
+            "a": list(raw.noise_profile.a), "b": list(raw.noise_profile.b), "level": noise_level(raw.noise_profile),
             "as_shot_neutral": list(raw.as_shot_neutral) if fx["as_shot_neutral"] else None,
             "color_matrix_1": [float(v) for v in np.asarray(raw.color_matrix).ravel()],
             "orientation": fx["orientation"],
@@ -435,6 +436,40 @@ def _write_json(path: Path, payload: dict) -> Path:
     lines.append("}")
     with atomic_output(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _vector_cases(boundaries: Sequence[float]) -> list[dict[str, Any]]:
+    """Profiles whose levels sit on, one float step either side of, and far from every boundary."""
+    b_read = (2e-6,) * 4
+    lowest = boundaries[0] / 100 if boundaries else 1e-5
+    highest = boundaries[-1] * 100 if boundaries else 1e-1
+    cases: list[tuple[str, tuple[float, ...]]] = [("far below", (lowest,) * 4), ("far above", (highest,) * 4)]
+    for i, b in enumerate(boundaries):
+        below, above = math.nextafter(b, -math.inf), math.nextafter(b, math.inf)
+        cases += [(f"boundary {i}: on", (b,) * 4), (f"boundary {i}: just below", (below,) * 4),
+                  (f"boundary {i}: just above", (above,) * 4),
+                  (f"boundary {i}: per-plane, mean on", (0.5 * b, 1.5 * b, b, b)),
+                  (f"boundary {i}: per-plane, uneven", (0.9 * b, 1.3 * b, 0.7 * b, 1.1 * b)),
+                  (f"boundary {i}: per-plane, one below", (below, b, b, b)),
+                  (f"boundary {i}: per-plane, one above", (b, b, b, above)),
+                  (f"boundary {i}: blue only", (0.0, 0.0, 0.0, 4 * b))]
+    out = []
+    for name, a in cases:
+        profile = NoiseProfile(a, b_read, "metadata")  # type: ignore[arg-type]
+        out.append({"name": name, "a": list(profile.a), "b": list(profile.b), "level": noise_level(profile),
+                    "index": select_for_profile(profile, boundaries)})
+    return out
+
+
+def write_selector_vectors(boundaries: Sequence[float], path: str | Path) -> Path:
+    """Write JSON golden vectors of the selector (profiles → level → specialist index) for other
+    implementations (the Android/Java core) to reproduce exactly."""
+    boundaries = [float(b) for b in boundaries]
+    payload = {**selection_block(boundaries), "cases": _vector_cases(boundaries)}
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     return path
 
 

@@ -131,3 +131,93 @@ def test_resumed_branch_keeps_its_origin(tmp_path):
 def test_unknown_sampler_is_refused(tmp_path):
     with pytest.raises(ValueError, match="data.sampler must be 'host' or 'device'"):
         train(load_recipe(tiny_recipe(tmp_path), {"data": {"sampler": "gpu"}}), tmp_path / "r", progress=False)
+
+
+def _cli_train(recipe: Path, out: Path, *extra: str) -> int:
+    from denoise.cli import main
+
+    return main(["train", "student", "--recipe", str(recipe), "--out", str(out), "--no-progress", *extra])
+
+
+def test_truncated_latest_is_a_one_line_error_naming_it(tmp_path, capsys):
+    recipe = tiny_recipe(tmp_path, steps=3)
+    train(load_recipe(recipe), tmp_path / "run", progress=False)
+    latest = tmp_path / "run" / "latest.pt"
+    latest.write_bytes(latest.read_bytes()[:1000])
+    assert _cli_train(recipe, tmp_path / "run", "--resume") == 2
+    err = capsys.readouterr().err.strip()
+    print(err)
+    assert len(err.splitlines()) == 1 and str(latest) in err and "truncated or corrupt" in err
+
+
+class _Mkdir:
+    """Unpickling this would create a folder: proof of code running from a checkpoint."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return os.mkdir, (str(self.path),)
+
+
+def test_malicious_latest_is_refused_with_a_reason(tmp_path, capsys):
+    recipe = tiny_recipe(tmp_path, steps=3)
+    train(load_recipe(recipe), tmp_path / "run", progress=False)
+    latest, marker = tmp_path / "run" / "latest.pt", tmp_path / "pwned"
+    state = torch.load(latest, weights_only=True)
+    torch.save({**state, "best": _Mkdir(marker)}, latest)
+    assert _cli_train(recipe, tmp_path / "run", "--resume") == 2
+    err = capsys.readouterr().err.strip()
+    print(err)
+    assert not marker.exists()
+    assert len(err.splitlines()) == 1 and str(latest) in err and "refused" in err and "mkdir" in err
+
+
+def test_resume_honours_a_new_step_count_and_refuses_one_already_passed(tmp_path):
+    recipe = tiny_recipe(tmp_path, steps=6)
+    run = tmp_path / "run"
+    train(load_recipe(recipe), run, progress=False, steps=3)
+    train(load_recipe(recipe), run, resume=True, progress=False, steps=5)
+    assert torch.load(run / "latest.pt", weights_only=True)["step"] == 5
+    assert yaml.safe_load((run / "config.yaml").read_text())["optim"]["steps"] == 5
+    info = json.loads((run / "run.json").read_text())
+    assert info["step"] == 5 and "finished" in info
+    assert info["steps_changed"] == [{"at_step": 3, "from": 3, "to": 5}]
+    with pytest.raises(ValueError, match=r"--steps 4: .*latest.pt is already at step 5"):
+        train(load_recipe(recipe), run, resume=True, progress=False, steps=4)
+    assert torch.load(run / "latest.pt", weights_only=True)["step"] == 5
+
+
+def test_resume_drops_metric_rows_logged_after_the_checkpoint(tmp_path):
+    recipe = tiny_recipe(tmp_path, steps=6)
+    train(load_recipe(recipe), tmp_path / "straight", progress=False)
+    straight = [json.loads(line) for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
+    train(load_recipe(recipe, {"optim": {"steps": 3}}), tmp_path / "cut", progress=False)
+    metrics = tmp_path / "cut" / "metrics.jsonl"
+    # a run killed after logging step 4 but before its next checkpoint, mid-way through a line
+    after = [json.dumps(e) for e in straight if e["step"] > 3][:1]
+    metrics.write_text(metrics.read_text() + "".join(line + "\n" for line in after) + '{"step": 5, "lo')
+    train(load_recipe(recipe), tmp_path / "cut", resume=True, progress=False, steps=6)
+    resumed = [json.loads(line) for line in metrics.read_text().splitlines()]
+    keys = [(e["step"], "val_psnr" in e) for e in resumed]
+    assert keys == [(e["step"], "val_psnr" in e) for e in straight]
+    assert len(set(keys)) == len(keys)
+
+
+def test_stale_part_files_are_removed_on_start(tmp_path):
+    recipe = tiny_recipe(tmp_path, steps=6)
+    train(load_recipe(recipe), tmp_path / "run", max_minutes=0, progress=False)
+    run = tmp_path / "run"
+    stale = [run / ".latest.pt.0123456789ab.part", run / "route" / ".step_0000003.pt.ba9876543210.part"]
+    for p in stale:
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(b"half a checkpoint")
+    keep = run / "notes.part"   # not an interrupted checkpoint: left alone
+    keep.write_text("mine")
+    train(load_recipe(recipe), run, resume=True, progress=False)
+    assert not any(p.exists() for p in stale) and keep.exists()
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / ".best.pt.0123456789ab.part").write_bytes(b"")
+    train(load_recipe(recipe), fresh, progress=False)
+    assert not list(fresh.glob(".*.part"))

@@ -18,9 +18,12 @@ import copy
 import json
 import math
 import os
+import pickle
 import platform
+import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +33,15 @@ import torch.distributed as dist
 import yaml
 from torch import nn
 
+from denoise.atomic import atomic_output
 from denoise.models import build_model, load_checkpoint
-from denoise.models.registry import atomic_torch_save, model_record
+from denoise.models.registry import CheckpointError, atomic_torch_save, model_record
 
 from .data import DevicePairSampler, NoisePrior, PairSampler, PoolSpec, build_pool, validation_set
-from .losses import PIXEL_LOSSES, FeatureMatchingLoss, output_distillation
-from .strategies.base import Batch, average_gradients
+from .losses import PIXEL_LOSSES
+from .schedule import lr_at
+from .strategies import Batch, Strategy, StrategyContext, build_loss_strategies
+from .strategies.base import average_gradients
 
 DEFAULTS: dict[str, Any] = {
     "name": "run",
@@ -88,16 +94,6 @@ def load_recipe(path: str | os.PathLike, overrides: dict | None = None) -> dict:
     return _numbers(deep_merge(deep_merge(DEFAULTS, recipe), overrides or {}))
 
 
-def lr_at(step: int, optim: dict) -> float:
-    """Linear warm-up then cosine decay to ``min_lr_ratio·lr`` at ``steps``."""
-    lr, steps, warmup = optim["lr"], optim["steps"], max(1, optim["warmup"])
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    t = min(1.0, (step - warmup) / max(1, steps - warmup))
-    lo = optim["min_lr_ratio"]
-    return lr * (lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * t)))
-
-
 def raw_psnr(pred: torch.Tensor, clean: torch.Tensor) -> float:
     """PSNR on the normalized [0, 1] scale (both clipped), as in the DND raw track."""
     mse = ((pred.clamp(0, 1) - clean.clamp(0, 1)) ** 2).mean().item()
@@ -147,38 +143,231 @@ def _versions() -> dict:
             "machine": platform.machine(), "cpu_count": os.cpu_count()}
 
 
-def _resumable_checkpoint(path: Path) -> dict:
-    """A run's ``latest.pt`` (model, optimizer, step) to branch from, or a clear error."""
-    if not path.is_file():
-        raise FileNotFoundError(f"branch_from: {path} does not exist; name another run's latest.pt")
+def read_resumable_checkpoint(path: Path, what: str, hint: str) -> dict:
+    """A run's ``latest.pt`` (model, optimizer, step), loaded without running code from it.
+
+    ``what`` names the option that points at it and ``hint`` what to do instead; every failure is a
+    one-line error naming the file, so a damaged or foreign checkpoint is never a traceback.
+    """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for files that are not checkpoints
-        raise ValueError(f"branch_from: {path} is not a torch checkpoint ({type(err).__name__})") from None
+    except pickle.UnpicklingError as err:
+        foreign = re.search(r"GLOBAL (\S+)", str(err))
+        if foreign:  # weights_only stopped an import a checkpoint of ours never asks for
+            raise CheckpointError(f"{what}: {path} was refused: it asks to load the Python object {foreign.group(1)}, "
+                                  "which could run code; checkpoints written by `denoise train` hold only tensors "
+                                  f"and plain data ({hint})") from None
+        raise CheckpointError(f"{what}: {path} is not a torch checkpoint (corrupt: {type(err).__name__}); {hint}") from None
+    except Exception as err:  # torch raises several types (and OSError) for truncated or foreign files
+        raise CheckpointError(f"{what}: {path} is not a torch checkpoint (truncated or corrupt: {type(err).__name__}); "
+                              f"{hint}") from None
     if not isinstance(state, dict) or not {"model", "optimizer", "step"} <= set(state):
-        raise ValueError(f"branch_from: {path} is not a resumable checkpoint (model, optimizer, step); "
-                         "name a run's latest.pt, not a best.pt or a route checkpoint")
+        raise CheckpointError(f"{what}: {path} is not a resumable checkpoint (model, optimizer, step); {hint}")
     return state
 
 
-def _branch_record(run_dir: Path, resume: bool, branch: str | None, step: int) -> dict:
-    """run.json's note of where a branched run came from (kept when the branch is later resumed)."""
-    if branch:
-        return {"branched_from": str(branch), "branch_step": step}
+def _carried_notes(run_dir: Path) -> dict:
+    """run.json's notes that outlive one sitting (branch origin, changes of --steps), kept on resume."""
     info = run_dir / "run.json"
-    old = json.loads(info.read_text()) if resume and info.is_file() else {}
-    return {k: old[k] for k in ("branched_from", "branch_step") if k in old}
+    old = json.loads(info.read_text()) if info.is_file() else {}
+    return {k: old[k] for k in ("branched_from", "branch_step", "steps_changed") if k in old}
+
+
+def _starting_point(config: dict, run_dir: Path, resume: bool, steps: int | None) -> tuple[dict, dict | None, dict]:
+    """The config to train with, the resumable checkpoint to start from (if any) and notes for run.json.
+
+    Checked before the pool is built: a wrong resume or branch_from fails in seconds, not after minutes.
+    """
+    latest = run_dir / "latest.pt"
+    if resume and not latest.is_file():
+        raise FileNotFoundError(f"{latest}: nothing to resume (start without --resume)")
+    if not resume and latest.is_file():
+        raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    notes: dict = {}
+    start = None
+    if resume:
+        # the run's own resolved config wins: resuming never changes a recipe silently (options added
+        # to DEFAULTS since the run started take their default, which is the old behaviour)
+        config = deep_merge(DEFAULTS, yaml.safe_load((run_dir / "config.yaml").read_text()))
+        start = read_resumable_checkpoint(latest, "--resume", "restore it, or start afresh in another --out")
+        notes = _carried_notes(run_dir)
+    elif config.get("branch_from"):
+        branch = Path(config["branch_from"])
+        if not branch.is_file():
+            raise FileNotFoundError(f"branch_from: {branch} does not exist; name another run's latest.pt")
+        start = read_resumable_checkpoint(branch, "branch_from", "name a run's latest.pt, not a best.pt or a "
+                                                                 "route checkpoint")
+        notes = {"branched_from": str(branch), "branch_step": int(start["step"])}
+    planned = int(config["optim"]["steps"])
+    if steps is not None and int(steps) != planned:
+        at = int(start["step"]) if start is not None else 0
+        if int(steps) < at:
+            raise ValueError(f"--steps {steps}: {latest if resume else config['branch_from']} is already at step {at}; "
+                             "pass at least that many steps")
+        config = deep_merge(config, {"optim": {"steps": int(steps)}})
+        if resume:  # from here on the learning-rate schedule (and any strategy's phases) end at the new step
+            notes["steps_changed"] = [*notes.get("steps_changed", []), {"at_step": at, "from": planned, "to": int(steps)}]
+    return config, start, notes
+
+
+def _sampler(config: dict, ddp: _Dist, device: torch.device, progress: bool) -> PairSampler | DevicePairSampler:
+    """The training batch stream: rank 0 builds (and caches) the pool, the other ranks read the cache."""
+    data_cfg = config["data"]
+    if data_cfg["sampler"] not in ("host", "device"):
+        raise ValueError(f"data.sampler must be 'host' or 'device', got {data_cfg['sampler']!r}")
+    pool_spec = PoolSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in data_cfg["pool"].items()})
+    if ddp.main:
+        pool = build_pool(pool_spec, data_cfg["cache_dir"], data_cfg["workers"], progress)
+    ddp.barrier()
+    if not ddp.main:
+        pool = build_pool(pool_spec, data_cfg["cache_dir"], 1, False)
+    prior = NoisePrior(**{k: tuple(v) if isinstance(v, list) else v for k, v in data_cfg["noise"].items()})
+    seed = int(config["seed"])
+    if data_cfg["sampler"] == "device":
+        return DevicePairSampler(pool, prior, data_cfg["batch"], data_cfg["patch"], seed, ddp.rank, device)
+    return PairSampler(pool, prior, data_cfg["batch"], data_cfg["patch"], seed, ddp.rank)
+
+
+def remove_stale_parts(run_dir: Path) -> list[Path]:
+    """Delete half-written checkpoint files (``.NAME.*.part``) a killed run left; returns what it removed."""
+    stale = [p for folder in (run_dir, run_dir / "route") if folder.is_dir() for p in folder.glob(".*.part")]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+def trim_metrics(path: Path, step: int) -> int:
+    """Drop metrics rows logged after ``step`` (the checkpoint a resume starts from) and any half-written
+    last line, so the resumed run does not log those steps twice; returns how many rows it dropped."""
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            dropped += 1
+            continue
+        if isinstance(row, dict) and int(row.get("step", 0)) <= step:
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        with atomic_output(path) as tmp:
+            tmp.write_text("".join(line + "\n" for line in kept))
+    return dropped
+
+
+class _RunRecord:
+    """What rank 0 writes into the run directory (config, run.json, metrics, checkpoints); other ranks write nothing."""
+
+    def __init__(self, run_dir: Path, config: dict, ddp: _Dist, resume: bool, notes: dict, step: int) -> None:
+        self.run_dir, self.config, self.writes = run_dir, config, ddp.main
+        self.metrics = None
+        if not self.writes:
+            return
+        run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_parts(run_dir)
+        if resume:
+            trim_metrics(run_dir / "metrics.jsonl", step)
+        if not resume or "steps_changed" in notes:
+            (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        info = {"name": config["name"], "kind": config["kind"], "seed": int(config["seed"]), "argv": sys.argv,
+                "versions": _versions(), "world_size": ddp.world, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                **notes}
+        (run_dir / "run.json").write_text(json.dumps(info, indent=2))
+        self.metrics = open(run_dir / "metrics.jsonl", "a")
+
+    def log(self, event: dict) -> None:
+        if self.metrics is not None:
+            self.metrics.write(json.dumps(event) + "\n")
+            self.metrics.flush()
+
+    def meta(self, step: int) -> dict:
+        config = self.config
+        return {"name": config["name"], "kind": config["kind"], "step": step, "seed": int(config["seed"]),
+                "a_range": list(config["data"]["noise"]["a_range"]), **config.get("meta_extra", {})}
+
+    def save_model(self, model: nn.Module, step: int, name: str) -> None:
+        """``best.pt`` or a route checkpoint: the model alone, loadable by the SDK."""
+        if self.writes:
+            atomic_torch_save(model_record(model, self.meta(step)), self.run_dir / name)
+
+    def save_latest(self, model: nn.Module, optimizer: torch.optim.Optimizer, step: int, best: float, wall_s: float,
+                    strategy: Strategy | None) -> None:
+        """The resumable ``latest.pt``: model, optimizer, step, best, wall time and the strategy's state."""
+        if self.writes:
+            atomic_torch_save({"model": model_record(model, self.meta(step)), "optimizer": optimizer.state_dict(),
+                               "step": step, "best": best, "wall_s": wall_s,
+                               **({"strategy": strategy.state_dict()} if strategy is not None else {})},
+                              self.run_dir / "latest.pt")
+
+    def close(self, step: int, steps: int, wall_s: float, best: float) -> None:
+        if not self.writes:
+            return
+        info = json.loads((self.run_dir / "run.json").read_text())
+        info.update({"finished" if step >= steps else "paused": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                     "step": step, "wall_s": wall_s, "best_val_psnr": best})
+        (self.run_dir / "run.json").write_text(json.dumps(info, indent=2))
+        self.metrics.close()
+
+
+@dataclass
+class _Stepper:
+    """One optimizer step of the student: pixel loss plus every strategy's terms, then the strategies' updates."""
+
+    model: nn.Module
+    train_model: nn.Module  # the model, wrapped in DistributedDataParallel when there are several ranks
+    optimizer: torch.optim.Optimizer
+    sampler: PairSampler | DevicePairSampler
+    strategies: list[Strategy]
+    extra_params: list[torch.Tensor]  # strategies' student-side modules, trained by the student's optimizer
+    config: dict
+    device: torch.device
+
+    def batch(self, step: int) -> Batch:
+        noisy, clean, noise = (t.to(self.device) for t in self.sampler.batch_at(step))
+        if self.device.type == "cpu":
+            noisy, clean = (t.contiguous(memory_format=torch.channels_last) for t in (noisy, clean))
+        return Batch(noisy, clean, noise)
+
+    def __call__(self, step: int, check_finite: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+        """Train on batch ``step``; returns the loss, its terms and the batch size."""
+        optim_cfg, loss_cfg = self.config["optim"], self.config["loss"]
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr_at(step, optim_cfg)
+        batch = self.batch(step)
+        for s in self.strategies:
+            s.begin_step(step)
+        pred = self.train_model(batch.noisy, batch.noise)
+        terms = {"pixel": loss_cfg["pixel_weight"] * PIXEL_LOSSES[loss_cfg["pixel"]](pred, batch.clean, batch.noise)}
+        for s in self.strategies:
+            if s.teacher_needed(step):
+                terms.update(s.loss_terms(step, batch, pred))
+        loss = sum(terms.values())
+        if check_finite and not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower optim.lr in the recipe")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        average_gradients(self.extra_params)  # DDP averages only the model's own gradients
+        if optim_cfg["grad_clip"]:
+            nn.utils.clip_grad_norm_([*self.model.parameters(), *self.extra_params], optim_cfg["grad_clip"])
+        self.optimizer.step()
+        for s in self.strategies:
+            s.end_step(step, batch, pred.detach())
+        return loss, terms, batch.noisy.shape[0]
 
 
 def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_minutes: float | None = None,
-          progress: bool = True) -> dict:
+          progress: bool = True, steps: int | None = None) -> dict:
     """Train per ``config`` into ``run_dir``; returns the last validation result.
 
     ``resume`` continues from ``run_dir/latest.pt`` (same step, optimizer state and data stream);
     a recipe's ``branch_from`` (another run's resumable ``latest.pt``) starts from that run's model,
     optimizer state and step with this recipe's losses, so two branches of one trunk are compared at
     equal steps on the same schedule;
-    ``max_minutes`` stops cleanly (checkpoint written) so a long recipe can span several sittings.
+    ``max_minutes`` stops cleanly (checkpoint written) so a long recipe can span several sittings;
+    ``steps`` replaces ``optim.steps``, also of a resumed run (recorded in its config.yaml and run.json).
     """
     run_dir = Path(run_dir)
     ddp = _Dist()
@@ -186,21 +375,8 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
     torch.set_num_threads(int(config["threads"]))
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed patch shapes: pick the fastest conv kernels once
-    latest = run_dir / "latest.pt"
-    if resume and not latest.is_file():
-        raise FileNotFoundError(f"{latest}: nothing to resume (start without --resume)")
-    if not resume and latest.is_file():
-        raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
-    if resume:
-        # the run's own resolved config wins: resuming never changes a recipe silently (options added
-        # to DEFAULTS since the run started take their default, which is the old behaviour)
-        config = deep_merge(DEFAULTS, yaml.safe_load((run_dir / "config.yaml").read_text()))
-    branch = None if resume else config.get("branch_from")
-    # checked before the pool is built: a wrong branch_from fails in seconds, not after minutes
-    start = (torch.load(latest, map_location="cpu", weights_only=True) if resume
-             else _resumable_checkpoint(Path(branch)) if branch else None)
-    seed = int(config["seed"])
-    torch.manual_seed(seed)
+    config, start, notes = _starting_point(config, run_dir, resume, steps)
+    torch.manual_seed(int(config["seed"]))
 
     model = build_model(config["model"]["arch"], **config["model"]["config"])
     if config.get("init"):
@@ -210,160 +386,67 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
         model = model.to(memory_format=torch.channels_last)
     optim_cfg = config["optim"]
     optimizer = torch.optim.AdamW(model.parameters(), lr=optim_cfg["lr"], weight_decay=optim_cfg["weight_decay"])
-
-    data_cfg = config["data"]
-    pool_spec = PoolSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in data_cfg["pool"].items()})
-    if ddp.main:
-        pool = build_pool(pool_spec, data_cfg["cache_dir"], data_cfg["workers"], progress)
-    ddp.barrier()
-    if not ddp.main:
-        pool = build_pool(pool_spec, data_cfg["cache_dir"], 1, False)
-    noise_cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in data_cfg["noise"].items()}
-    prior = NoisePrior(**noise_cfg)
-    if data_cfg["sampler"] == "device":
-        sampler = DevicePairSampler(pool, prior, data_cfg["batch"], data_cfg["patch"], seed, ddp.rank, device)
-    elif data_cfg["sampler"] == "host":
-        sampler = PairSampler(pool, prior, data_cfg["batch"], data_cfg["patch"], seed, ddp.rank)
-    else:
-        raise ValueError(f"data.sampler must be 'host' or 'device', got {data_cfg['sampler']!r}")
+    sampler = _sampler(config, ddp, device, progress)
     val_cfg = config["validation"]
-    val = validation_set(val_cfg["levels"], val_cfg["scenes"], val_cfg["patch"], val_cfg["seed"]) if ddp.main else []
-
-    loss_cfg = config["loss"]
-    pixel_loss = PIXEL_LOSSES[loss_cfg["pixel"]]
-    fm = fm_weight = None
-    if loss_cfg.get("feature_matching"):
-        fmc = loss_cfg["feature_matching"]
-        fm = FeatureMatchingLoss(load_checkpoint(fmc["teacher"]).to(device), fmc["layers"], fmc.get("weights"),
-                                 fmc.get("norm", "l1"))
-        fm_weight = float(fmc.get("weight", 1.0))
-    od_teacher = od_weight = None
-    if loss_cfg.get("output_distill"):
-        odc = loss_cfg["output_distill"]
-        od_teacher = load_checkpoint(odc["teacher"]).to(device).eval()
-        od_weight = float(odc.get("weight", 1.0))
-    strategy, strategy_params = None, []
-    if loss_cfg.get("strategy"):  # training/strategies: RCO, ESKD, AFD, DFA, EMD
-        from .strategies import StrategyContext, build_strategy
-
-        strategy = build_strategy(loss_cfg["strategy"], StrategyContext(model, device, config, sampler))
-        strategy_params = [p for m in strategy.student_modules() for p in m.parameters()]
-        if strategy_params:
-            optimizer.add_param_group({"params": strategy_params})
+    val = (validation_set(val_cfg["levels"], val_cfg["scenes"], val_cfg["patch"], val_cfg["seed"],
+                          val_cfg.get("photos", 0)) if ddp.main else [])
+    strategies = build_loss_strategies(config["loss"], StrategyContext(model, device, config, sampler))
+    extra_params = [p for s in strategies.values() for m in s.student_modules() for p in m.parameters()]
+    if extra_params:
+        optimizer.add_param_group({"params": extra_params})
+    stateful = strategies.get("strategy")  # feature matching and output distillation keep no state
 
     step, best, history_s = 0, -math.inf, 0.0
     if start is not None:
-        state = start
-        model.load_state_dict(state["model"]["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
-        if strategy is not None and resume:
-            strategy.load_state_dict(state["strategy"])
-        step, history_s = int(state["step"]), float(state.get("wall_s", 0.0))
-        best = float(state["best"]) if resume else -math.inf  # a branch keeps its own best.pt
+        model.load_state_dict(start["model"]["state_dict"])
+        optimizer.load_state_dict(start["optimizer"])
+        if stateful is not None and resume:
+            stateful.load_state_dict(start["strategy"])
+        step, history_s = int(start["step"]), float(start.get("wall_s", 0.0))
+        best = float(start["best"]) if resume else -math.inf  # a branch keeps its own best.pt
     train_model: nn.Module = nn.parallel.DistributedDataParallel(model) if ddp.enabled else model
-
-    sched = config["schedule"]
-    if ddp.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        run_info = {"name": config["name"], "kind": config["kind"], "seed": seed, "argv": sys.argv,
-                    "versions": _versions(), "world_size": ddp.world, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                    **_branch_record(run_dir, resume, branch, step)}
-        (run_dir / "run.json").write_text(json.dumps(run_info, indent=2))
-    metrics = open(run_dir / "metrics.jsonl", "a") if ddp.main else None
-
-    def log(event: dict) -> None:
-        if metrics is not None:
-            metrics.write(json.dumps(event) + "\n")
-            metrics.flush()
-
-    def meta() -> dict:
-        return {"name": config["name"], "kind": config["kind"], "step": step, "seed": seed,
-                "a_range": list(config["data"]["noise"]["a_range"]), **config.get("meta_extra", {})}
-
-    def save(kind: str) -> None:
-        if not ddp.main:
-            return
-        if kind == "latest":
-            atomic_torch_save({"model": model_record(model, meta()), "optimizer": optimizer.state_dict(),
-                               "step": step, "best": best, "wall_s": history_s + (time.time() - t0),
-                               **({"strategy": strategy.state_dict()} if strategy is not None else {})}, latest)
-        elif kind == "best":
-            atomic_torch_save(model_record(model, meta()), run_dir / "best.pt")
-        else:
-            atomic_torch_save(model_record(model, meta()), run_dir / "route" / f"step_{step:07d}.pt")
+    one_step = _Stepper(model, train_model, optimizer, sampler, list(strategies.values()), extra_params, config, device)
+    record = _RunRecord(run_dir, config, ddp, resume, notes, step)
 
     from tqdm import tqdm
 
+    sched, total = config["schedule"], int(optim_cfg["steps"])
     t0 = time.time()
-    bar = tqdm(total=optim_cfg["steps"], initial=step, desc=config["name"], disable=not (progress and ddp.main),
-               dynamic_ncols=True)
+    bar = tqdm(total=total, initial=step, desc=config["name"], disable=not (progress and ddp.main), dynamic_ncols=True)
     last_val: dict = {}
     window_t, window_n = time.time(), 0
     train_model.train()
-    while step < optim_cfg["steps"]:
-        for g in optimizer.param_groups:
-            g["lr"] = lr_at(step, optim_cfg)
-        noisy, clean, noise = (t.to(device) for t in sampler.batch_at(step))
-        if device.type == "cpu":
-            noisy, clean = noisy.contiguous(memory_format=torch.channels_last), clean.contiguous(memory_format=torch.channels_last)
-        if strategy is not None:
-            strategy.begin_step(step)
-        pred = train_model(noisy, noise)
-        terms = {"pixel": loss_cfg["pixel_weight"] * pixel_loss(pred, clean, noise)}
-        if fm is not None:
-            terms["feature"] = fm_weight * fm(pred, clean, noise)
-        if od_teacher is not None:
-            with torch.no_grad():
-                t_out = od_teacher(noisy, noise)
-            terms["output_distill"] = od_weight * output_distillation(pred, t_out, noise)
-        if strategy is not None and strategy.teacher_needed(step):
-            terms.update(strategy.loss_terms(step, Batch(noisy, clean, noise), pred))
-        loss = sum(terms.values())
-        if (device.type == "cpu" or step % sched["log_every"] == 0) and not torch.isfinite(loss):
-            # on a GPU checked at log steps only: a per-step sync would stall the launch queue of a small model
-            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower optim.lr in the recipe")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        average_gradients(strategy_params)  # DDP averages only the model's own gradients
-        if optim_cfg["grad_clip"]:
-            nn.utils.clip_grad_norm_([*model.parameters(), *strategy_params], optim_cfg["grad_clip"])
-        optimizer.step()
-        if strategy is not None:
-            strategy.end_step(step, Batch(noisy, clean, noise), pred.detach())
+    while step < total:
+        # on a GPU the loss is checked at log steps only: a per-step sync would stall the launch queue of a small model
+        loss, terms, patches = one_step(step, check_finite=device.type == "cpu" or step % sched["log_every"] == 0)
         step += 1
-        window_n += noisy.shape[0] * ddp.world
+        window_n += patches * ddp.world
         bar.update(1)
         if step % sched["log_every"] == 0:
             rate = window_n / max(time.time() - window_t, 1e-9)
             window_t, window_n = time.time(), 0
             bar.set_postfix(loss=f"{loss.item():.4f}", patches_s=f"{rate:.1f}")
-            log({"step": step, "loss": loss.item(), **{k: v.item() for k, v in terms.items()},
-                 **(strategy.status() if strategy is not None else {}),
-                 "lr": optimizer.param_groups[0]["lr"], "patches_per_s": rate, "wall_s": history_s + time.time() - t0})
-        if ddp.main and (step % sched["val_every"] == 0 or step == optim_cfg["steps"]):
+            record.log({"step": step, "loss": loss.item(), **{k: v.item() for k, v in terms.items()},
+                        **(stateful.status() if stateful is not None else {}),
+                        "lr": optimizer.param_groups[0]["lr"], "patches_per_s": rate,
+                        "wall_s": history_s + time.time() - t0})
+        if ddp.main and (step % sched["val_every"] == 0 or step == total):
             last_val = validate(model, val)
-            log({"step": step, "val_psnr": last_val})
+            record.log({"step": step, "val_psnr": last_val})
             bar.write(f"step {step}: val PSNR " + " ".join(f"{k}={v:.2f}" for k, v in last_val.items()))
             if last_val["mean"] > best:
                 best = last_val["mean"]
-                save("best")
+                record.save_model(model, step, "best.pt")
         if sched["route_every"] and step % sched["route_every"] == 0:
-            save("route")
+            record.save_model(model, step, f"route/step_{step:07d}.pt")
         out_of_time = max_minutes is not None and (time.time() - t0) > 60 * max_minutes
-        if step % sched["ckpt_every"] == 0 or step == optim_cfg["steps"] or out_of_time:
-            save("latest")
+        if step % sched["ckpt_every"] == 0 or step == total or out_of_time:
+            record.save_latest(model, optimizer, step, best, history_s + (time.time() - t0), stateful)
         if out_of_time:
             bar.write(f"stopping at step {step} (--max-minutes {max_minutes}); continue with --resume")
             break
     bar.close()
     ddp.barrier()
-    if ddp.main:
-        info = json.loads((run_dir / "run.json").read_text())
-        info.update({"finished" if step >= optim_cfg["steps"] else "paused": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                     "step": step, "wall_s": history_s + time.time() - t0, "best_val_psnr": best})
-        (run_dir / "run.json").write_text(json.dumps(info, indent=2))
-        metrics.close()
+    record.close(step, total, history_s + time.time() - t0, best)
     ddp.close()
     return last_val

@@ -1,6 +1,6 @@
 """What a distillation strategy gives the training loop, and the pieces strategies share.
 
-Each step the loop (:func:`training.train.train`) asks the strategy whether it needs its teacher
+Each step the training loop asks the strategy whether it needs its teacher
 (or its peers) now, adds the strategy's loss terms to the student's loss, and after the student's
 optimizer step lets the strategy update what it owns (discriminators, peers, anchors, layer
 masses). Student-side helpers (1×1 adapters, regressors, projections) are returned by
@@ -22,6 +22,7 @@ from denoise.models import load_checkpoint
 
 from ..data import NoisePrior, PairSampler, PoolSpec, build_pool, validation_set
 from ..losses import PIXEL_LOSSES
+from ..schedule import lr_at
 
 # Held-out scenes come from the validation stream with this seed offset: never trained on, and
 # distinct from the scenes that pick best.pt.
@@ -59,8 +60,6 @@ class StrategyContext:
         return PIXEL_LOSSES[self.config["loss"]["pixel"]](pred, target, noise)
 
     def lr_at(self, step: int) -> float:
-        from ..train import lr_at
-
         return lr_at(step, self.config["optim"])
 
     def sampler_with_seed(self, offset: int) -> PairSampler:

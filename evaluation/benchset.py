@@ -1,11 +1,20 @@
 """The local DND-like benchmark: held-out clean RAW scenes with ground truth and fixed noise.
 
-Scenes alternate between procedural scenes drawn from seeds ``EVAL_SEED_BASE + k`` (training
-never draws from there) and photographs shipped inside scikit-image (located through the
-package at run time, never copied into this repository). Each is centre-cropped to a square,
-unprocessed to RAW with its own recorded camera, and noised at the fixed :data:`BENCH_LEVELS`
-(or any shot terms given) with Poisson–Gaussian noise. Every random choice is seeded from the
-scene's position and the noise level, so the same request gives bit-identical arrays.
+The first eight scenes alternate between procedural scenes drawn from seeds ``EVAL_SEED_BASE + k``
+(training never draws from there) and photographs shipped inside scikit-image. Then come four
+groups that training never saw:
+
+- ``photo:NAME`` — the held-out ``bench`` photographs of :mod:`training.photos` (fetched into the
+  cache by ``python -m training.photos fetch``), down-sampled so the crop shows a whole scene;
+- ``bright:K`` — procedural scenes from an un-white-balanced camera (red, green and blue at similar
+  levels), exposed to a mean of about 0.35: high-signal frames;
+- ``sensor:K`` — procedural scenes and photographs whose noise carries what real sensors add to
+  Poisson–Gaussian noise (heavy tails, row and column noise, black bias, quantization);
+
+and after them more procedural scenes. Each scene is centre-cropped to a square, unprocessed to
+RAW with its own recorded camera, and noised at the fixed :data:`BENCH_LEVELS` (or any shot terms
+given). Every random choice is seeded from the scene's position and the noise level, so the same
+request gives bit-identical arrays.
 """
 from __future__ import annotations
 
@@ -15,14 +24,18 @@ import numpy as np
 
 from denoise.cfa import pack_rggb
 from denoise.noise import NoiseProfile, log_linear_b
+from training.photos import PHOTOS, SKIMAGE_BENCH as SKIMAGE_PHOTOS
 from training.synth import (EVAL_SEED_BASE, CameraParams, add_noise, mosaic_rggb, procedural_scene, random_camera,
-                     unprocess)
+                            unprocess)
 
 BENCH_SIZE = 512
 # Shot terms of the benchmark levels: log-spaced over the range phones and DND cover.
 BENCH_A = tuple(float(a) for a in np.geomspace(1e-4, 2e-2, 5))
-SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
-_CAMERA_STREAM, _NOISE_STREAM = 1, 2
+BENCH_PHOTOS = tuple(p.name for p in PHOTOS if p.split == "bench")
+GROUPS = {"procedural": "procedural", "skimage": "photographs", "photo": "photographs", "bright": "bright un-WB",
+          "sensor": "real-sensor noise"}
+N_BRIGHT = N_SENSOR = 4
+_CAMERA_STREAM, _NOISE_STREAM, _SENSOR_STREAM = 1, 2, 3
 
 
 class BenchSetError(ValueError):
@@ -52,10 +65,16 @@ class BenchScene:
     def seed(self) -> int:
         return EVAL_SEED_BASE + self.position
 
+    @property
+    def group(self) -> str:
+        return scene_group(self.name)
+
     def noisy(self, profile: NoiseProfile) -> np.ndarray:
         """The scene's fixed noisy planes at ``profile`` (seeded by scene and noise level)."""
         level_bits = [int(np.float64(v).view(np.uint64)) for v in profile.a + profile.b]
         rng = np.random.default_rng([self.seed, _NOISE_STREAM, *level_bits])
+        if self.name.startswith("sensor:"):
+            return _real_sensor_noisy(self.clean, profile, np.random.default_rng([self.seed, _SENSOR_STREAM, *level_bits]))
         return add_noise(self.clean, profile, rng)
 
     def describe(self) -> dict:
@@ -63,21 +82,73 @@ class BenchScene:
                 "size": 2 * self.clean.shape[-1], "camera": self.camera.to_json()}
 
 
+def scene_group(name: str) -> str:
+    """The report group of a benchmark scene name (procedural, photographs, bright un-WB, real-sensor noise)."""
+    return GROUPS.get(name.partition(":")[0], "other")
+
+
+def _real_sensor_noisy(clean: np.ndarray, profile: NoiseProfile, rng: np.random.Generator) -> np.ndarray:
+    """Shot noise plus the read-side components of a real sensor (the training synthesis's own model)."""
+    import torch
+
+    from training.data import real_sensor_noise
+
+    a = np.asarray(profile.a, dtype=np.float64)[:, None, None]
+    shot = torch.from_numpy(rng.poisson(np.maximum(clean.astype(np.float64), 0.0) / a) * a)
+    return real_sensor_noise(shot, float(profile.a[0]), float(profile.b[0]), rng).numpy().astype(np.float32)
+
+
 def scene_names(n: int) -> list[str]:
-    """The first ``n`` scenes of the benchmark order: procedural and photographs alternating."""
+    """The first ``n`` scenes of the benchmark order (see the module docstring)."""
     if n < 1:
         raise BenchSetError(f"the benchmark needs at least 1 scene, got {n}")
     names: list[str] = []
     procedural = 0
     photos = iter(SKIMAGE_PHOTOS)
-    while len(names) < n:
-        photo = next(photos, None) if len(names) % 2 else None
+    while len(names) < 2 * len(SKIMAGE_PHOTOS):
+        photo = next(photos) if len(names) % 2 else None
         if photo is None:
             names.append(f"procedural:{procedural}")
             procedural += 1
         else:
             names.append(f"skimage:{photo}")
-    return names
+    names += [f"photo:{p}" for p in BENCH_PHOTOS]
+    names += [f"bright:{k}" for k in range(N_BRIGHT)] + [f"sensor:{k}" for k in range(N_SENSOR)]
+    while len(names) < n:
+        names.append(f"procedural:{procedural}")
+        procedural += 1
+    return names[:n]
+
+
+def _catalogue_photo_srgb(name: str, size: int) -> np.ndarray:
+    """Centre square of a held-out catalogue photograph, down-sampled (area filter) to twice ``size`` first
+    (up-sampled to ``size`` if it is smaller)."""
+    from PIL import Image
+
+    from training.photos import photo_paths
+
+    try:
+        path = next(p for p in photo_paths("bench") if (p.stem if "/contents/images/" not in str(p) else p.parts[-4]) == name)
+    except (StopIteration, FileNotFoundError) as err:
+        raise BenchSetError(f"benchmark photograph {name!r} is not in the cache ({err}); run "
+                            "`python -m training.photos fetch` first") from None
+    with Image.open(path) as im:
+        img = im.convert("RGB")
+    w, h = img.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    target = max(size, min(side, 2 * size))
+    img = img.resize((target, target), Image.Resampling.BOX, box=(left, top, left + side, top + side))
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    off = (target - size) // 2
+    return arr[off:off + size, off:off + size]
+
+
+def _bright_unbalanced(srgb: np.ndarray, camera: CameraParams) -> np.ndarray:
+    """Linear camera RGB without the inverse white balance (R, G and B at similar levels), mean 0.35."""
+    flat = CameraParams(camera.rgb2cam, camera.xyz2cam, 1.0, 1.0, 1.0)
+    linear = unprocess(srgb, flat).astype(np.float64)
+    return np.clip(linear * (0.35 / max(float(linear.mean()), 1e-6)), 0.0, 1.0).astype(np.float32)
 
 
 def _photo_srgb(name: str, size: int) -> np.ndarray:
@@ -102,17 +173,29 @@ def _photo_srgb(name: str, size: int) -> np.ndarray:
 
 
 def load_scene(name: str, position: int, size: int = BENCH_SIZE) -> BenchScene:
-    """Build scene ``name`` (``procedural:K`` or ``skimage:NAME``) at benchmark ``position``."""
+    """Build scene ``name`` (``procedural:K``, ``skimage:NAME``, ``photo:NAME``, ``bright:K`` or ``sensor:K``)."""
     if size < 8 or size % 2:
         raise BenchSetError(f"benchmark crop size must be an even number >= 8, got {size}")
     kind, _, ident = name.partition(":")
+    camera = random_camera(np.random.default_rng([EVAL_SEED_BASE + position, _CAMERA_STREAM]))
     if kind == "procedural" and ident.isdigit():
         srgb = procedural_scene(size, EVAL_SEED_BASE + int(ident))
     elif kind == "skimage" and ident:
         srgb = _photo_srgb(ident, size)
+    elif kind == "photo" and ident:
+        srgb = _catalogue_photo_srgb(ident, size)
+    elif kind == "bright" and ident.isdigit():
+        linear = _bright_unbalanced(procedural_scene(size, EVAL_SEED_BASE + 500 + int(ident)), camera)
+        clean = pack_rggb(mosaic_rggb(linear))
+        return BenchScene(name=name, position=position, clean=np.ascontiguousarray(clean),
+                          camera=CameraParams(camera.rgb2cam, camera.xyz2cam, 1.0, 1.0, 1.0))
+    elif kind == "sensor" and ident.isdigit():
+        k = int(ident)
+        srgb = (_catalogue_photo_srgb(BENCH_PHOTOS[-1 - k // 2], size) if k % 2
+                else procedural_scene(size, EVAL_SEED_BASE + 600 + k))
     else:
-        raise BenchSetError(f"unknown benchmark scene {name!r}; use 'procedural:K' or 'skimage:NAME'")
-    camera = random_camera(np.random.default_rng([EVAL_SEED_BASE + position, _CAMERA_STREAM]))
+        raise BenchSetError(f"unknown benchmark scene {name!r}; use 'procedural:K', 'skimage:NAME', 'photo:NAME', "
+                            "'bright:K' or 'sensor:K'")
     clean = pack_rggb(mosaic_rggb(unprocess(srgb, camera)))
     return BenchScene(name=name, position=position, clean=np.ascontiguousarray(clean), camera=camera)
 

@@ -4,6 +4,7 @@ import pytest
 
 from evaluation.benchset import (BENCH_A, BENCH_LEVELS, BenchSetError, _photo_srgb, bench_level, bench_scenes,
                                    load_scene, scene_names)
+from evaluation.benchset import BENCH_PHOTOS, scene_group
 from denoise.noise import log_linear_b
 from training.synth import EVAL_SEED_BASE
 
@@ -20,7 +21,30 @@ def test_levels_are_five_log_spaced_shot_terms_on_the_dnd_line():
 
 def test_scene_order_alternates_procedural_and_photos():
     assert scene_names(5) == ["procedural:0", "skimage:astronaut", "procedural:1", "skimage:coffee", "procedural:2"]
-    assert scene_names(10)[-2:] == ["procedural:4", "procedural:5"]   # after the four photos: procedural only
+    names = scene_names(len(BENCH_PHOTOS) + 18)
+    assert names[8:8 + len(BENCH_PHOTOS)] == [f"photo:{p}" for p in BENCH_PHOTOS] and len(BENCH_PHOTOS) >= 8
+    assert names[-10:] == ["bright:0", "bright:1", "bright:2", "bright:3", "sensor:0", "sensor:1", "sensor:2",
+                           "sensor:3", "procedural:4", "procedural:5"]
+    assert {scene_group(n) for n in names} == {"procedural", "photographs", "bright un-WB", "real-sensor noise"}
+
+
+def test_bright_scenes_are_unbalanced_and_high_signal():
+    scene = load_scene("bright:1", 0, size=128)
+    means = scene.clean.mean(axis=(1, 2))
+    assert 0.3 < scene.clean.mean() < 0.4                  # exposed to a mean of 0.35 before clipping
+    assert means.max() / means.min() < 1.6                 # no inverse white balance: R, G, B alike
+    ordinary = load_scene("procedural:1", 0, size=128).clean.mean(axis=(1, 2))
+    assert ordinary[1] / ordinary[0] > 1.5                 # the ordinary camera's red is dimmed by its WB gain
+
+
+def test_sensor_scenes_carry_row_noise_beyond_poisson_gaussian():
+    sensor, plain = load_scene("sensor:0", 0, size=256), load_scene("procedural:0", 0, size=256)
+
+    def row_spread(scene):  # row means of white noise shrink like 1/sqrt(w); banding does not
+        resids = [scene.noisy(level) - scene.clean for level in BENCH_LEVELS]
+        return float(np.mean([r.mean(axis=2).std() / r.std() for r in resids]))
+    assert row_spread(sensor) > 1.25 * row_spread(plain)
+    assert np.array_equal(sensor.noisy(BENCH_LEVELS[1]), sensor.noisy(BENCH_LEVELS[1]))
 
 
 def test_same_request_gives_identical_arrays_and_levels_differ():

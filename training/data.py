@@ -118,7 +118,7 @@ def _source_path(entry: str) -> Path:
 
 def _files(sources: Iterable[str], extensions: Sequence[str]) -> list[Path]:
     """Image files of folders (recursively) and single files; the benchmark's photos are never returned."""
-    from evaluation.benchset import SKIMAGE_PHOTOS
+    from .photos import SKIMAGE_BENCH
 
     out: list[Path] = []
     for entry in sources:
@@ -129,7 +129,7 @@ def _files(sources: Iterable[str], extensions: Sequence[str]) -> list[Path]:
             found = sorted(p for p in root.rglob("*") if p.suffix.lower() in extensions)
         else:
             raise FileNotFoundError(f"{root}: clean-source folder or file does not exist")
-        out += [p for p in found if p.stem not in SKIMAGE_PHOTOS]  # held out for `denoise eval synth`
+        out += [p for p in found if p.stem not in SKIMAGE_BENCH]  # held out for `denoise eval synth`
     return out
 
 
@@ -312,24 +312,26 @@ def add_sensor_noise(clean: Tensor, noise: Tensor, prior: NoisePrior, rng: np.ra
         noisy = noisy.clamp_min(0)
     if prior.real_sensor:
         for i in np.flatnonzero(rng.uniform(size=clean.shape[0]) < prior.real_sensor):
-            noisy[i] = _real_sensor_sample(shot[i], b[i, 0, 0, 0].item(), rng)
+            noisy[i] = real_sensor_noise(shot[i], a[i, 0, 0, 0].item(), b[i, 0, 0, 0].item(), rng)
     return noisy.float()
 
 
-def _real_sensor_sample(shot: Tensor, b: float, rng: np.random.Generator) -> Tensor:
+def real_sensor_noise(shot: Tensor, a: float, b: float, rng: np.random.Generator) -> Tensor:
     """Shot noise plus the read-side components of a real sensor, for one (4, h, w) sample.
 
     Packed planes are R, G1, G2, B: mosaic row 2i holds R and G1, row 2i+1 G2 and B; mosaic column 2j
     holds R and G2, column 2j+1 G1 and B — row and column noise follow the mosaic, not the planes.
-    Component strengths are relative to the read std and drawn per sample.
+    Row and column noise are drawn relative to the frame's total noise at its mean signal (banding is
+    visible at a few percent of it), the black-level bias relative to the read std.
     """
     _, h, w = shot.shape
     sd = b ** 0.5
     lam = float(rng.uniform(-0.25, 0.15))
     read = torch.from_numpy(_tukey_lambda(rng, lam, tuple(shot.shape)) if abs(lam) > 0.01 else rng.normal(size=shot.shape))
     noisy = shot + read * sd
-    rows = torch.from_numpy(rng.normal(0.0, rng.uniform(0.05, 0.5) * sd, size=(2, h)))
-    cols = torch.from_numpy(rng.normal(0.0, rng.uniform(0.0, 0.2) * sd, size=(2, w)))
+    ref = (b + a * max(float(shot.mean()), 0.0)) ** 0.5
+    rows = torch.from_numpy(rng.normal(0.0, rng.uniform(0.03, 0.2) * ref, size=(2, h)))
+    cols = torch.from_numpy(rng.normal(0.0, rng.uniform(0.0, 0.1) * ref, size=(2, w)))
     noisy = noisy + rows[[0, 0, 1, 1], :, None] + cols[[0, 1, 0, 1], None, :]
     noisy = noisy + torch.from_numpy(rng.normal(0.0, 0.3 * sd, size=(4, 1, 1)))    # black-level bias
     step = 1.0 / (2 ** int(rng.choice([10, 12, 14])) - 1)

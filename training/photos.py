@@ -83,10 +83,13 @@ PHOTOS: tuple[Photo, ...] = (
         ("home.jpg", "train"), ("orange.jpg", "train"), ("apple.jpg", "train"), ("aero1.jpg", "train"),
         ("board.jpg", "train"), ("squirrel_cls.jpg", "train"), ("stuff.jpg", "train"), ("HappyFish.jpg", "train"),
         ("leuvenA.jpg", "train"), ("graf1.png", "train"), ("smarties.png", "train"),
-        ("rubberwhale1.png", "train"), ("basketball1.png", "bench"))),
+        ("rubberwhale1.png", "train"))),
     # libjxl-testdata: the flower photograph, BSD-3-Clause
     Photo("libjxl-testdata", "usr/share/libjxl-testdata/jxl/flower/flower.png", "BSD-3-Clause"),
 )
+
+# scikit-image's colour photographs that the local benchmark scores on (never in a training pool).
+SKIMAGE_BENCH = ("astronaut", "coffee", "chelsea", "rocket")
 
 # darktable's per-ISO noise profiles of real cameras (GPL-3+ data file of the darktable package).
 NOISE_PROFILES = ("darktable", "usr/share/darktable/noiseprofiles.json")

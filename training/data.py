@@ -66,6 +66,10 @@ class PoolSpec:
         fields = {k: v for k, v in self.__dict__.items()
                   if k not in _KEY_DEFAULTS or v != _KEY_DEFAULTS[k]}
         fields.pop("photo_cache", None)
+        if self.photo_split and self.photo_crops:  # the catalogue's files, not only its split's name
+            from .photos import PHOTOS
+
+            fields["photo_files"] = [p.path for p in PHOTOS if p.split == self.photo_split]
         return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 

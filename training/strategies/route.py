@@ -1,11 +1,18 @@
 """A teacher's training route: the ``route/step_*.pt`` checkpoints a teacher run saves along the way
-(``schedule.route_every`` in its recipe), used by RCO (anchors) and the early-stopped teacher."""
+(``schedule.route_every`` in its recipe), used by RCO (anchors) and the early-stopped teacher.
+
+The run's ``metrics.jsonl`` beside the route holds the validation PSNR at every ``val_every``
+step; a teacher meant for RCO saves its route at validation steps (``route_every`` a multiple of
+``val_every``), so every anchor's quality is known without running it.
+"""
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 
+import torch
 import yaml
 
 from .base import StrategyError
@@ -43,6 +50,50 @@ def early_stopped_checkpoint(folder: str | os.PathLike, fraction: float, total_s
     total = total_steps or teacher_schedule_steps(folder) or route[-1][0]
     target = fraction * total
     return min(route, key=lambda sp: (abs(sp[0] - target), sp[0]))[1]
+
+
+def route_validation_psnr(folder: str | os.PathLike) -> dict[int, float]:
+    """``{step: mean validation PSNR}`` of the teacher run the route folder belongs to (its metrics.jsonl)."""
+    metrics = Path(folder).parent / "metrics.jsonl"
+    if not metrics.is_file():
+        raise StrategyError(f"{metrics}: no metrics beside the route {folder}; anchors are chosen by the teacher's "
+                            "validation PSNR")
+    psnr = {}
+    for line in metrics.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a half-written last line of a run that was killed
+        if isinstance(row, dict) and isinstance(row.get("val_psnr"), dict) and "mean" in row["val_psnr"]:
+            psnr[int(row["step"])] = float(row["val_psnr"]["mean"])
+    return psnr
+
+
+def checkpoint_step(path: str | os.PathLike) -> int | None:
+    """The training step a model checkpoint was written at (its ``meta.step``), if it records one."""
+    record = torch.load(path, map_location="cpu", weights_only=True)
+    record = record.get("model", record) if isinstance(record, dict) else {}
+    step = record.get("meta", {}).get("step") if isinstance(record, dict) else None
+    return int(step) if step is not None else None
+
+
+def psnr_spaced(psnr: list[float], count: int) -> list[int]:
+    """Indices of ``count`` points (in route order, the last always kept) whose PSNRs are nearest to
+    ``count`` targets evenly spaced from the first point's PSNR to the last one's: early, middle and
+    late in what the teacher learned, wherever along its steps that happened."""
+    n = len(psnr)
+    if count >= n:
+        return list(range(n))
+    if count < 1:
+        raise StrategyError(f"route anchor count must be >= 1, got {count}")
+    lo, hi = psnr[0], psnr[-1]
+    chosen: list[int] = []
+    for k in range(count - 1):
+        target = lo + (hi - lo) * k / max(1, count - 1)
+        first = chosen[-1] + 1 if chosen else 0
+        last = n - 1 - (count - 1 - k)  # leave a point for every later target and the final one
+        chosen.append(min(range(first, last + 1), key=lambda i: (abs(psnr[i] - target), i)))
+    return [*chosen, n - 1]
 
 
 def evenly_spaced(items: list, count: int | None) -> list:

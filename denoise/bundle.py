@@ -18,27 +18,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import stat
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .backends import BACKENDS
 from .noise import NoiseProfile
-from .selector import SelectionError, read_selection, select_for_profile, selection_block
-
-SCHEMA = "rawdenoise-bundle"
-SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
-
-
-class BundleError(ValueError):
-    """A bundle that is malformed, tampered with, incomplete or unsafe to unpack."""
+from .manifest import (MANIFEST, ORT_FORMATS, BundleError, Specialist, check_manifest, ort_runtime_compatible,
+                       safe_relative_path)
+from .selector import select_for_profile, selection_block
 
 
 def sdk_version() -> str:
@@ -63,26 +56,6 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def safe_relative_path(name: str) -> bool:
-    """True for a plain relative POSIX path that stays inside its folder (no ``..``, no root, no drive)."""
-    if not name or "\\" in name or name.startswith("/") or "\x00" in name:
-        return False
-    parts = PurePosixPath(name).parts
-    return bool(parts) and ".." not in parts and ":" not in parts[0]
-
-
-@dataclass(frozen=True)
-class Specialist:
-    """One model of the bundle and the noise range it serves."""
-
-    index: int
-    name: str
-    a_range: tuple[float, float]
-    core_range: tuple[float, float]
-    files: dict[str, str] = field(compare=False)
-    quality: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -129,6 +102,14 @@ class Bundle:
         if backend not in spec.files:
             raise BundleError(f"{self.source}: specialist {spec.name!r} has no {backend!r} model "
                               f"(formats present: {', '.join(sorted(spec.files))}); re-export with that format")
+        if backend in ORT_FORMATS:
+            import onnxruntime
+
+            made_for = self.manifest["export"]["ort"]["runtime_version"]  # required by check_manifest
+            if not ort_runtime_compatible(made_for, onnxruntime.__version__):
+                raise BundleError(f"{self.source}: its ORT files were written for onnxruntime {made_for}, which "
+                                  f"onnxruntime {onnxruntime.__version__} cannot load; use --backend onnx or "
+                                  f"install onnxruntime {made_for}")
         path = self.file(spec.files[backend])
         if backend == "torch":
             from .models import load_checkpoint
@@ -201,9 +182,10 @@ def load_bundle(path: str | os.PathLike, cache_dir: str | os.PathLike | None = N
 
 def _verified(root: Path, source: Path) -> Bundle:
     manifest = _read_manifest(root, source)
-    specialists, boundaries = _check_manifest(manifest, source)
+    checked = check_manifest(manifest, source)
     _verify_files(root, manifest["files"], source)
-    return Bundle(path=root, source=source, manifest=manifest, specialists=specialists, boundaries=boundaries)
+    return Bundle(path=root, source=source, manifest=manifest, specialists=checked.specialists,
+                  boundaries=checked.boundaries)
 
 
 def _unpack(zip_path: Path, cache_root: Path, refresh: bool = False) -> Path:
@@ -265,72 +247,22 @@ def _read_manifest(root: Path, source: Path) -> dict[str, Any]:
     if not path.is_file():
         raise BundleError(f"{source}: no {MANIFEST}; not a rawdenoise bundle")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise BundleError(f"{source}: {MANIFEST} is not UTF-8 text; re-export the bundle") from None
     except json.JSONDecodeError as err:
         raise BundleError(f"{source}: {MANIFEST} is not valid JSON (line {err.lineno}: {err.msg}); "
                           "re-export the bundle") from None
-    if not isinstance(manifest, dict):
-        raise BundleError(f"{source}: {MANIFEST} must hold a JSON object")
-    if manifest.get("schema") != SCHEMA:
-        raise BundleError(f"{source}: {MANIFEST} schema is {manifest.get('schema')!r}, not {SCHEMA!r}; "
-                          "not a rawdenoise bundle")
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise BundleError(f"{source}: bundle schema version {manifest.get('schema_version')!r} is not supported "
-                          f"(this SDK reads version {SCHEMA_VERSION}); update rawdenoise or re-export the bundle")
     return manifest
 
 
-def _pair(value: Any) -> tuple[float, float] | None:
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)):
-        return None
-    lo, hi = float(value[0]), float(value[1])
-    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi else None
-
-
-def _check_manifest(manifest: dict[str, Any], source: Path) -> tuple[tuple[Specialist, ...], tuple[float, ...]]:
-    def fail(what: str) -> BundleError:
-        return BundleError(f"{source}: {MANIFEST} {what}; re-export the bundle")
-
-    io = manifest.get("io")
-    if not isinstance(io, dict) or type(io.get("stride")) is not int or io["stride"] < 1:
-        raise fail("has no valid io.stride")
-    entries = manifest.get("specialists")
-    if not isinstance(entries, list) or not entries:
-        raise fail("lists no specialists")
-    listed = manifest.get("files")
-    if not isinstance(listed, dict) or not listed:
-        raise fail("has no 'files' listing")
-    specialists = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
-            raise fail(f"specialist #{i} has no name")
-        a_range, core_range = _pair(entry.get("a_range")), _pair(entry.get("core_range"))
-        if a_range is None or core_range is None:
-            raise fail(f"specialist {entry['name']!r} needs a_range and core_range as [low, high] with 0 < low <= high")
-        files = entry.get("files")
-        if not isinstance(files, dict) or not files:
-            raise fail(f"specialist {entry['name']!r} lists no files")
-        for fmt, rel in files.items():
-            if not isinstance(rel, str) or not (rel in listed or any(p.startswith(rel.rstrip("/") + "/") for p in listed)):
-                raise fail(f"specialist {entry['name']!r} format {fmt!r} points to {rel!r}, which is not in 'files'")
-        specialists.append(Specialist(i, entry["name"], a_range, core_range, dict(files), dict(entry.get("quality") or {})))
-    if len({s.name for s in specialists}) != len(specialists):
-        raise fail("has duplicate specialist names")
-    try:
-        boundaries = read_selection(manifest.get("selection"), [s.core_range for s in specialists])
-    except SelectionError as err:
-        raise BundleError(f"{source}: {MANIFEST} {err}") from None
-    return tuple(specialists), boundaries
+def _no_constant(name: str) -> None:
+    """NaN and Infinity are not JSON: refuse them as the Android core's strict reader does."""
+    raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
 
 
 def _verify_files(root: Path, listed: dict[str, Any], source: Path) -> None:
-    for rel, info in listed.items():
-        if not safe_relative_path(rel) or rel == MANIFEST:
-            raise BundleError(f"{source}: {MANIFEST} lists an unsafe file path {rel!r}; refusing the bundle")
-        if not (isinstance(info, dict) and isinstance(info.get("sha256"), str) and type(info.get("bytes")) is int):
-            raise BundleError(f"{source}: {MANIFEST} entry for {rel!r} needs 'sha256' and 'bytes'; re-export the bundle")
+    for rel, info in listed.items():  # paths and entries were checked by check_manifest
         path = root / rel
         if path.is_symlink() or not path.is_file():
             raise BundleError(f"{source}: missing file {rel!r} listed in {MANIFEST}; the bundle is incomplete, "
@@ -342,4 +274,3 @@ def _verify_files(root: Path, listed: dict[str, Any], source: Path) -> None:
         if sha256_file(path) != info["sha256"]:
             raise BundleError(f"{source}: file {rel!r} fails its SHA-256 check (modified or corrupted); "
                               "re-copy or re-export the bundle")
-

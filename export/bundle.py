@@ -33,7 +33,8 @@ from typing import Any, Callable, Sequence
 import onnxruntime
 
 from denoise.backends import OnnxRunner, TorchRunner
-from denoise.bundle import MANIFEST, SCHEMA, SCHEMA_VERSION, BundleError, load_bundle, sha256_file, sdk_version
+from denoise.bundle import BundleError, load_bundle, sha256_file, sdk_version
+from denoise.manifest import MANIFEST, SCHEMA, SCHEMA_VERSION
 from denoise.models import CheckpointError, count_params, load_checkpoint, save_checkpoint
 from denoise.selector import NOISE_LEVEL_DEFINITION, SelectionError, boundaries_of, selection_block
 from denoise.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
@@ -42,7 +43,7 @@ from . import ExportError
 from .atomic import move_into_place, remove, temp_path_beside, write_json
 from .calibration import CALIBRATION_SEED, QUALITY_SEED, noisy_crops
 from .coreml import DEFAULT_TILES, export_coreml
-from .mobile import PteRunner, convert_to_ort, export_pte
+from .mobile import ORT_OPTIMIZATION_LEVEL, ORT_RUNTIME_VERSION, PteRunner, convert_to_ort, export_pte
 from .onnx import DEFAULT_OPSET, export_onnx
 from .quantize import INT8_MAX_DROP_DB, PERCENTILE, convert_fp16, quantize_int8
 from .verify import NOISE_GROUPS, check_parity, quality
@@ -80,6 +81,8 @@ class ExportOptions:
     quality_crops: int = 8
     crop_size: int = 128  # packed planes (a 256×256 Bayer crop)
     opset: int = DEFAULT_OPSET
+    ort_runtime: str = ORT_RUNTIME_VERSION  # the onnxruntime version the .ort files are written by and for
+    ort_python: str | None = None  # a Python with exactly that onnxruntime (see export.mobile.ort_python)
 
     def resolved_formats(self) -> tuple[str, ...]:
         unknown = [f for f in self.formats if f not in FORMATS]
@@ -218,6 +221,14 @@ def _check_tiling(options: ExportOptions, formats: Sequence[str], stride: int) -
                           f"of the model stride {stride}")
 
 
+def _within_budget(name: str, fmt: str, drop_db: float, options: ExportOptions) -> None:
+    """An INT8 model over the budget is refused, not shipped with a warning: the manifest's budget holds."""
+    if options.int8_max_drop_db is not None and drop_db > options.int8_max_drop_db:
+        raise ExportError(f"{name}: {fmt} loses {drop_db} dB of denoising PSNR on the quality crops, over the "
+                          f"{options.int8_max_drop_db} dB budget (--int8-max-drop); raise the budget, or leave int8 "
+                          "out of --formats")
+
+
 def _export_specialist(src: SpecialistSource, index: int, work: Path, formats: Sequence[str],
                        options: ExportOptions, log: Callable[[str], None]) -> tuple[dict[str, Any], int]:
     """Write every format of one specialist into ``work``; return its manifest entry and stride."""
@@ -255,21 +266,18 @@ def _export_specialist(src: SpecialistSource, index: int, work: Path, formats: S
         crops = noisy_crops(src.a_range, options.calibration_crops, options.crop_size,
                             seed=CALIBRATION_SEED + 1000 * index)
         q = quantize_int8(work / files["onnx"], work / files["int8"], crops, options.int8_target, options.keep_float,
-                          options.int8_calibration, options.int8_max_drop_db)
+                          options.int8_calibration, options.int8_max_drop_db, gate=held_out)
         entry["int8"] = {"target": options.int8_target, "float_convs": list(q.float_nodes)}
         if q.mixed is not None:
             entry["int8"]["mixed_precision"] = q.mixed.to_json()
             log(f"{name}: INT8 keeps {len(q.mixed.kept)} more conv(s) float: {q.mixed.drop_before_db:.2f} -> "
-                f"{q.mixed.drop_db:.2f} dB PSNR drop on the calibration crops")
+                f"{q.mixed.drop_db:.2f} dB PSNR drop ({q.mixed.measured_on})")
         entry["quality"]["int8"] = quality(reference, OnnxRunner(str(q.path)), held_out).to_json()
         psnr, drop = entry["quality"]["int8"]["psnr_db"], entry["quality"]["int8"]["psnr_drop_db"]
         if psnr is not None and psnr < INT8_WARN_DB:
             log(f"{name}: warning: INT8 agrees with the float model to only {psnr} dB over a {list(src.a_range)}; "
                 "one set of 8-bit ranges cannot cover a wide noise range: export noise-range specialists for INT8")
-        if options.int8_max_drop_db is not None and drop > options.int8_max_drop_db:
-            log(f"{name}: warning: INT8 loses {drop} dB of PSNR on the held-out crops, over the "
-                f"{options.int8_max_drop_db} dB budget met on the calibration crops; lower --int8-max-drop for a "
-                "margin or raise --calibration-crops")
+        _within_budget(name, "int8", drop, options)
     if "fp16" in formats:
         log(f"{name}: fp16")
         files["fp16"] = f"{name}.fp16.onnx"
@@ -278,13 +286,16 @@ def _export_specialist(src: SpecialistSource, index: int, work: Path, formats: S
     if "ort" in formats:
         log(f"{name}: ORT format")
         files["ort"] = f"{name}.ort"
-        convert_to_ort(work / files["onnx"], work / files["ort"])
+        convert_to_ort(work / files["onnx"], work / files["ort"], runtime_version=options.ort_runtime,
+                       python=options.ort_python)
         exact("ort", OnnxRunner(str(work / files["ort"]), stride=stride))
         if "int8" in formats:
             files["int8_ort"] = f"{name}.int8.ort"
-            convert_to_ort(work / files["int8"], work / files["int8_ort"])
+            convert_to_ort(work / files["int8"], work / files["int8_ort"], runtime_version=options.ort_runtime,
+                           python=options.ort_python)
             entry["quality"]["int8_ort"] = quality(
                 reference, OnnxRunner(str(work / files["int8_ort"]), stride=stride), held_out).to_json()
+            _within_budget(name, "int8_ort", entry["quality"]["int8_ort"]["psnr_drop_db"], options)
     if "coreml" in formats:
         log(f"{name}: Core ML")
         files["coreml"] = f"{name}.mlpackage"
@@ -334,9 +345,10 @@ def write_bundle(sources: Sequence[SpecialistSource], boundaries: Sequence[float
                                 **({"percentile": PERCENTILE} if options.int8_calibration == "percentile" else {}),
                                 "max_drop_db": options.int8_max_drop_db,
                                 "mixed_precision": "convs ranked by the PSNR lost when each alone is INT8; the most "
-                                                   "sensitive kept float until the drop next to the float model on "
-                                                   "the calibration crops is within max_drop_db in each of "
-                                                   f"{NOISE_GROUPS} noise-level groups"},
+                                                   "sensitive kept float until the drop next to the float model is "
+                                                   "within max_drop_db in each of "
+                                                   f"{NOISE_GROUPS} noise-level groups of the calibration crops and "
+                                                   "of the quality crops; an export over it fails"},
                        "calibration": {"crops": options.calibration_crops, "size": options.crop_size,
                                        "seed": CALIBRATION_SEED, "seed_per_specialist": "seed + 1000 * index",
                                        "noise": "a log-uniform over the specialist's a_range"},
@@ -351,6 +363,7 @@ def write_bundle(sources: Sequence[SpecialistSource], boundaries: Sequence[float
         }
         if "ort" in formats:
             manifest["export"]["ort"] = {
+                "runtime_version": options.ort_runtime, "optimization_level": ORT_OPTIMIZATION_LEVEL,
                 "optimization_style": "runtime", "target_platform": "arm",
                 "note": "set session option session.enable_saved_runtime_optimizations=1 to replay the saved "
                         "optimizations (XNNPACK / NNAPI / Core ML execution providers)"}

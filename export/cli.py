@@ -14,7 +14,9 @@ EXAMPLE = """example:
 A run directory with specialists.json exports every specialist with the selector boundaries;
 one with best.pt exports a single generalist. 'onnx' is always included with int8/fp16/ort.
 INT8 keeps in float the convs that cost the most denoising PSNR until it loses at most
---int8-max-drop dB per noise level; the manifest lists them with the measured losses."""
+--int8-max-drop dB per noise level; the manifest lists them with the measured losses.
+ORT files are converted by onnxruntime --ort-runtime (the app's), in --ort-python when this
+environment has another version."""
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -79,6 +81,12 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> argparse.Argum
     parser.add_argument("--coreml-int8", action="store_true", help="int8 weight compression for Core ML")
     parser.add_argument("--calibration-crops", type=int, default=defaults.calibration_crops,
                         help=f"noisy crops per specialist for INT8 calibration (default: {defaults.calibration_crops})")
+    parser.add_argument("--ort-runtime", default=defaults.ort_runtime, metavar="VERSION",
+                        help="onnxruntime version the .ort files are written by and for: the one the app links "
+                             f"(default: {defaults.ort_runtime}); older runtimes cannot load newer ORT files")
+    parser.add_argument("--ort-python", metavar="PYTHON",
+                        help="a Python with exactly onnxruntime==VERSION, used for the ORT conversion when this one "
+                             "has another version (default: $RAWDENOISE_ORT_PYTHON)")
     parser.set_defaults(func=run_export)
     return parser
 
@@ -89,7 +97,8 @@ def run_export(args: argparse.Namespace) -> int:
     options = ExportOptions(formats=args.formats, int8_target=args.int8_target, keep_float=args.keep_float,
                             int8_calibration=args.int8_calibration, int8_max_drop_db=args.int8_max_drop,
                             tile=args.tile, overlap=args.overlap, coreml_tiles=args.coreml_tiles,
-                            coreml_int8=args.coreml_int8, calibration_crops=args.calibration_crops)
+                            coreml_int8=args.coreml_int8, calibration_crops=args.calibration_crops,
+                            ort_runtime=args.ort_runtime, ort_python=args.ort_python)
     sources, boundaries = sources_from_inputs(args.inputs)
     manifest = write_bundle(sources, boundaries, args.output, options, make_zip=args.zip,
                             log=lambda message: print(f"export: {message}", file=sys.stderr))

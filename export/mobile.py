@@ -3,17 +3,18 @@
 ``.ort`` is a flatbuffer of an ONNX model that the reduced-size mobile runtime loads without the
 ONNX parser; dynamic H/W survive the conversion. The default ``runtime`` optimization style keeps
 the graph portable to the XNNPACK/NNAPI/Core ML execution providers phones use, and the ``arm``
-target lets int8 QDQ groups be fused as on a phone.
+target lets int8 QDQ groups be fused as on a phone. The files are written by the exact ONNX Runtime
+version the app links (:data:`ORT_RUNTIME_VERSION`), run in its own Python environment when this one
+has another version: a runtime loads the ORT files of its own and older versions, never of newer ones.
 
 ``.pte`` (ExecuTorch, XNNPACK-lowered, dynamic H/W) is optional: ``pip install rawdenoise[executorch]``.
 """
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,15 +26,70 @@ from . import ExportError
 from .atomic import write_bytes
 
 ORT_STYLES = ("runtime", "fixed")
+# The ONNX Runtime the phone app links (onnxruntime-android in android_demo/app/build.gradle.kts). An
+# ORT-format file loads in the runtime that wrote it and in newer ones, not in older ones: an INT8 file
+# converted by 1.32 fails in 1.20 ("Missing action 1DQ_CPU for transformer QDQSelectorActionTransformer").
+ORT_RUNTIME_VERSION = "1.20.0"
+# The graph optimization level the files are checked at and the app loads them with: at "all" ORT
+# replays the saved runtime optimizations (QDQ fusion into integer kernels).
+ORT_OPTIMIZATION_LEVEL = "all"
+ORT_PYTHON_ENV = "RAWDENOISE_ORT_PYTHON"
+
+# Run in the target runtime's own Python: load the converted file at the app's optimization level and
+# run one small window, so a file that the app's runtime cannot load never leaves the exporter.
+_LOAD_CHECK = """
+import sys, numpy as np, onnxruntime as ort
+options = ort.SessionOptions()
+options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
+side = 2 * int(session.get_modelmeta().custom_metadata_map.get("rawdenoise.stride", "8"))
+noise = np.array([[1e-3] * 4 + [1e-5] * 4], np.float32)
+out = session.run(None, {"noisy": np.full((1, 4, side, side), 0.25, np.float32), "noise": noise})[0]
+assert out.shape == (1, 4, side, side) and np.isfinite(out).all(), "non-finite output"
+"""
 
 
-def convert_to_ort(onnx_path: str | os.PathLike, out_path: str | os.PathLike, style: str = "runtime") -> Path:
-    """Convert one ONNX file to ORT format at ``out_path`` (via ONNX Runtime's own converter)."""
-    from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
+def _run(command: list[str], what: str) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    except OSError as err:
+        raise ExportError(f"{what}: cannot run {command[0]} ({err.strerror})") from None
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise ExportError(f"{what} failed ({lines[-1] if lines else f'exit status {done.returncode}'})")
+    return done.stdout
 
-    logging.getLogger("ort_format_model.utils").setLevel(logging.WARNING)  # it logs every config file at INFO
+
+def ort_python(version: str = ORT_RUNTIME_VERSION, python: str | os.PathLike | None = None) -> str:
+    """A Python interpreter whose onnxruntime is exactly ``version``: ``python``, else $RAWDENOISE_ORT_PYTHON,
+    else this one when its onnxruntime is that version. ORT files are written by the runtime that will load
+    them, so the exporter and the app can never disagree on the format."""
+    import onnxruntime
+
+    candidate = python or os.environ.get(ORT_PYTHON_ENV)
+    if not candidate:
+        if onnxruntime.__version__ == version:
+            return sys.executable
+        venv = f"~/.cache/rawdenoise/ort-{version}"
+        raise ExportError(f"ORT files for onnxruntime {version} (the app's runtime) need that exact version, this "
+                          f"environment has {onnxruntime.__version__}: python3 -m venv {venv} && {venv}/bin/pip "
+                          f"install onnxruntime=={version} onnx numpy, then pass --ort-python {venv}/bin/python "
+                          f"(or set {ORT_PYTHON_ENV})")
+    found = _run([str(candidate), "-c", "import onnxruntime; print(onnxruntime.__version__)"],
+                 f"checking the onnxruntime of {candidate}").strip()
+    if found != version:
+        raise ExportError(f"{candidate} has onnxruntime {found}, not {version}; point --ort-python (or "
+                          f"{ORT_PYTHON_ENV}) at a Python with onnxruntime=={version}")
+    return str(candidate)
+
+
+def convert_to_ort(onnx_path: str | os.PathLike, out_path: str | os.PathLike, style: str = "runtime",
+                   runtime_version: str = ORT_RUNTIME_VERSION, python: str | os.PathLike | None = None) -> Path:
+    """Convert one ONNX file to ORT format at ``out_path`` with onnxruntime ``runtime_version``'s own
+    converter (run in :func:`ort_python`), and check that runtime loads and runs the result."""
     if style not in ORT_STYLES:
         raise ExportError(f"ORT optimization style must be one of {', '.join(ORT_STYLES)}, got {style!r}")
+    interpreter = ort_python(runtime_version, python)
     onnx_path, out_path = Path(onnx_path), Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # The converter converts every .onnx in the model's folder and writes side files next to it:
@@ -42,18 +98,14 @@ def convert_to_ort(onnx_path: str | os.PathLike, out_path: str | os.PathLike, st
         src = Path(work, "in", "model.onnx")
         src.parent.mkdir()
         shutil.copyfile(onnx_path, src)
-        with contextlib.redirect_stdout(io.StringIO()) as log:
-            try:
-                convert_onnx_models_to_ort(src, output_dir=Path(work, "out"),
-                                           optimization_styles=[OptimizationStyle[style.capitalize()]],
-                                           target_platform="arm")
-            except Exception as err:
-                raise ExportError(f"{onnx_path}: ORT format conversion failed "
-                                  f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
+        _run([interpreter, "-m", "onnxruntime.tools.convert_onnx_models_to_ort", str(src), "--output_dir",
+              str(Path(work, "out")), "--optimization_style", style.capitalize(), "--target_platform", "arm"],
+             f"{onnx_path}: ORT format conversion with onnxruntime {runtime_version}")
         produced = sorted(Path(work, "out").glob("*.ort"))
         if len(produced) != 1:
-            raise ExportError(f"{onnx_path}: ORT converter produced {len(produced)} .ort files; log: "
-                              f"{log.getvalue().strip().splitlines()[-1:] or 'empty'}")
+            raise ExportError(f"{onnx_path}: ORT converter produced {len(produced)} .ort files")
+        _run([interpreter, "-c", _LOAD_CHECK, str(produced[0])],
+             f"{onnx_path}: loading its ORT file in onnxruntime {runtime_version}")
         os.replace(produced[0], out_path)
     return out_path
 

@@ -1,6 +1,7 @@
 package org.rawdenoise.demo
 
 import ai.onnxruntime.OrtEnvironment
+import ai.onnxruntime.OrtSession
 import android.content.Context
 import android.content.res.AssetManager
 import org.rawdenoise.core.BundleFormatException
@@ -30,7 +31,9 @@ class DenoiserBundle private constructor(
                         "${FORMAT_PREFERENCE.joinToString()}; re-export the bundle with --formats onnx,int8,ort"
                 )
             val bytes = assets.open("$ASSET_DIR/${specialist.files[format]}").use { it.readBytes() }
-            OrtTileModel(env, bytes, manifest.stride, "${specialist.name}/$format", threads)
+            // ORT files are loaded at the level they were written for; ONNX files get every optimization.
+            val level = if (format.endsWith("ort")) manifest.ortOptimizationLevel else "all"
+            OrtTileModel(env, bytes, manifest.stride, "${specialist.name}/$format", threads, optLevel(level))
         }
     }
 
@@ -47,11 +50,22 @@ class DenoiserBundle private constructor(
         /** ORT-format files load without the ONNX parser; INT8 is faster on phone CPUs. */
         val FORMAT_PREFERENCE = arrayOf("int8_ort", "ort", "int8", "onnx")
 
-        /** Load and verify the bundle; a missing or damaged bundle gives a one-line [BundleFormatException]. */
+        /**
+         * Load and verify the bundle, and refuse ORT files this app's ONNX Runtime cannot load; a
+         * missing, damaged or incompatible bundle gives a one-line [BundleFormatException].
+         */
         fun open(context: Context): DenoiserBundle {
             val assets = context.assets
             val manifest = BundleManifest.load({ relative -> assets.open("$ASSET_DIR/$relative") }, SOURCE)
+            manifest.requireOrtRuntime(BuildConfig.ONNXRUNTIME_VERSION)
             return DenoiserBundle(manifest, assets)
+        }
+
+        private fun optLevel(name: String): OrtSession.SessionOptions.OptLevel = when (name) {
+            "disable" -> OrtSession.SessionOptions.OptLevel.NO_OPT
+            "basic" -> OrtSession.SessionOptions.OptLevel.BASIC_OPT
+            "extended" -> OrtSession.SessionOptions.OptLevel.EXTENDED_OPT
+            else -> OrtSession.SessionOptions.OptLevel.ALL_OPT // "all", the only other level the core accepts
         }
     }
 }

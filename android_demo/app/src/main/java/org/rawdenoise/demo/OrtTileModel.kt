@@ -18,6 +18,7 @@ class OrtTileModel(
     private val stride: Int,
     val label: String,
     threads: Int,
+    optLevel: OrtSession.SessionOptions.OptLevel,
 ) : TileModel, AutoCloseable {
 
     private val options = OrtSession.SessionOptions()
@@ -28,7 +29,7 @@ class OrtTileModel(
         options.setIntraOpNumThreads(1)
         options.addConfigEntry("session.intra_op.allow_spinning", "0")
         options.addXnnpack(mapOf("intra_op_num_threads" to threads.toString()))
-        options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT)
+        options.setOptimizationLevel(optLevel)
         session = env.createSession(model, options)
         val inputs = session.inputNames
         if (!inputs.contains(BundleManifest.INPUT_NOISY) || !inputs.contains(BundleManifest.INPUT_NOISE)) {

@@ -14,13 +14,18 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A bundle's {@code manifest.json} (schema "rawdenoise-bundle" v1), checked with the same rules as
- * {@code denoise/bundle.py}: schema and version, the selector (rule, K−1 ascending boundaries that
- * separate the specialists' core ranges), every specialist's files listed, and — in
- * {@link #verifyFiles} — the size and SHA-256 of every listed file. Nothing is used before it is
- * checked; every refusal is one line naming the bundle and what to do.
+ * {@code denoise/manifest.py}: schema and version, the types and ranges of every {@code io} field,
+ * the selector (rule, K−1 ascending boundaries that separate the specialists' core ranges), every
+ * specialist's files of known formats and listed, quality entries, the INT8 budget they must meet,
+ * the ONNX Runtime version its ORT files were written for, and — in {@link #verifyFiles} — the size
+ * and SHA-256 of every listed file. Nothing is used before it is checked; every refusal is one line
+ * naming the bundle and what to do. The golden {@code manifests.json} cases pin that Python and this
+ * class refuse the same manifests.
  */
 public final class BundleManifest {
 
@@ -31,6 +36,16 @@ public final class BundleManifest {
     public static final String INPUT_NOISY = "noisy";
     public static final String INPUT_NOISE = "noise";
     public static final String OUTPUT_DENOISED = "denoised";
+    /** Model formats a bundle may hold ({@code denoise.manifest.FORMATS}). */
+    public static final List<String> FORMATS =
+            List.of("torch", "onnx", "int8", "fp16", "ort", "int8_ort", "coreml", "pte");
+    /** ONNX Runtime session optimization levels ({@code export.ort.optimization_level}). */
+    public static final List<String> ORT_OPTIMIZATION_LEVELS = List.of("disable", "basic", "extended", "all");
+    private static final List<String> ORT_FORMATS = List.of("ort", "int8_ort");
+    private static final List<String> INT8_FORMATS = List.of("int8", "int8_ort");
+    private static final List<String> IO_TEXT_FIELDS = List.of("normalization", "noise_model", "cfa", "padding");
+    private static final Pattern VERSION = Pattern.compile("(0|[1-9][0-9]{0,5})\\.(0|[1-9][0-9]{0,5})\\.(0|[1-9][0-9]{0,5})");
+    private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
 
     /** Opens a file of the bundle by its path relative to the bundle folder (e.g. from app assets). */
     public interface FileSource {
@@ -54,6 +69,10 @@ public final class BundleManifest {
     public final int tile;
     public final int overlap;
     public final String sdkVersion;
+    /** The ONNX Runtime version the bundle's ORT-format files were written for; null when it has none. */
+    public final String ortRuntimeVersion;
+    /** The session optimization level to load the ORT-format files with ("all" …); null when it has none. */
+    public final String ortOptimizationLevel;
     private final double[] boundaries;
     public final List<Specialist> specialists;
     public final Map<String, FileEntry> files;
@@ -68,7 +87,10 @@ public final class BundleManifest {
             throw new BundleFormatException(source + ": bundle schema version " + show(m.get("schema_version"))
                     + " is not supported (this app reads version " + SCHEMA_VERSION + "); update the app or re-export the bundle");
         }
-        sdkVersion = m.get("sdk_version") instanceof String ? (String) m.get("sdk_version") : "";
+        if (m.containsKey("sdk_version") && !(m.get("sdk_version") instanceof String)) {
+            throw fail("sdk_version must be a string");
+        }
+        sdkVersion = m.containsKey("sdk_version") ? (String) m.get("sdk_version") : "";
 
         Object ioValue = m.get("io");
         if (!(ioValue instanceof Map) || !(Json.asObject(ioValue, "io").get("stride") instanceof Long)
@@ -76,9 +98,31 @@ public final class BundleManifest {
             throw fail("has no valid io.stride");
         }
         Map<String, Object> io = Json.asObject(ioValue, "io");
+        if ((Long) io.get("stride") > Integer.MAX_VALUE) {
+            throw fail("has no valid io.stride");
+        }
         stride = (int) (long) (Long) io.get("stride");
-        tile = optionalInt(io, "tile", Tiling.DEFAULT_TILE);
-        overlap = optionalInt(io, "overlap", Tiling.DEFAULT_OVERLAP);
+        Object tileValue = io.get("tile");
+        if (io.containsKey("tile") && !(tileValue instanceof Long && (Long) tileValue >= stride
+                && (Long) tileValue <= Integer.MAX_VALUE && (Long) tileValue % stride == 0)) {
+            throw fail("io.tile must be a positive integer multiple of the stride " + stride + ", got " + show(tileValue));
+        }
+        tile = io.containsKey("tile") ? (int) (long) (Long) tileValue : Tiling.DEFAULT_TILE;
+        Object overlapValue = io.get("overlap");
+        if (io.containsKey("overlap") && !(overlapValue instanceof Long && (Long) overlapValue >= 0
+                && (Long) overlapValue <= Integer.MAX_VALUE && (Long) overlapValue % stride == 0 && (!io.containsKey("tile") || (Long) overlapValue < tile))) {
+            throw fail("io.overlap must be a non-negative integer multiple of the stride " + stride
+                    + " below the tile, got " + show(overlapValue));
+        }
+        overlap = io.containsKey("overlap") ? (int) (long) (Long) overlapValue : Tiling.DEFAULT_OVERLAP;
+        if (io.containsKey("coreml_tiles") && !isTileList(io.get("coreml_tiles"), stride)) {
+            throw fail("io.coreml_tiles must be a list of [height, width] multiples of the stride " + stride);
+        }
+        for (String key : IO_TEXT_FIELDS) {
+            if (io.containsKey(key) && !(io.get(key) instanceof String)) {
+                throw fail("io." + key + " must be a string");
+            }
+        }
         checkNames(io);
 
         Object selectionValue = m.get("selection");
@@ -91,6 +135,9 @@ public final class BundleManifest {
             throw new BundleFormatException(source + ": selection rule " + show(selection.get("rule")) + " version "
                     + show(selection.get("rule_version")) + " is not supported (this app implements '"
                     + SpecialistSelector.RULE + "' version " + SpecialistSelector.RULE_VERSION + "); update the app");
+        }
+        if (selection.containsKey("noise_level") && !(selection.get("noise_level") instanceof String)) {
+            throw fail("selection.noise_level must be a string");
         }
         boundaries = readBoundaries(selection.get("boundaries"));
 
@@ -110,8 +157,10 @@ public final class BundleManifest {
         Map<String, Object> listed = Json.asObject(listedValue, "files");
         List<Specialist> specs = new ArrayList<>();
         Set<String> names = new HashSet<>();
+        Map<String, Map<String, Object>> qualities = new LinkedHashMap<>();
         for (int i = 0; i < list.size(); i++) {
             Specialist s = readSpecialist(i, list.get(i), listed);
+            qualities.put(s.name, readQuality(s, Json.asObject(list.get(i), "specialist").get("quality")));
             if (!names.add(s.name)) {
                 throw fail("has duplicate specialist names");
             }
@@ -126,6 +175,9 @@ public final class BundleManifest {
         }
         specialists = Collections.unmodifiableList(specs);
         files = Collections.unmodifiableMap(readFileEntries(listed));
+        Map<String, Object> ort = readExport(m.get("export"), qualities);
+        ortRuntimeVersion = ort == null ? null : (String) ort.get("runtime_version");
+        ortOptimizationLevel = ort == null ? null : (String) ort.get("optimization_level");
     }
 
     /** Parse and check a manifest's text; {@code source} names the bundle in errors. */
@@ -268,6 +320,10 @@ public final class BundleManifest {
         }
         Map<String, String> files = new LinkedHashMap<>();
         for (Map.Entry<String, Object> f : Json.asObject(filesValue, "files").entrySet()) {
+            if (!FORMATS.contains(f.getKey())) {
+                throw fail("specialist '" + name + "' has a file of unknown format '" + f.getKey() + "' (formats: "
+                        + String.join(", ", FORMATS) + ")");
+            }
             if (!(f.getValue() instanceof String) || !isListed((String) f.getValue(), listed)) {
                 throw fail("specialist '" + name + "' format '" + f.getKey() + "' points to " + show(f.getValue())
                         + ", which is not in 'files'");
@@ -301,9 +357,11 @@ public final class BundleManifest {
             }
             Object info = e.getValue();
             if (!(info instanceof Map) || !(((Map<?, ?>) info).get("sha256") instanceof String)
-                    || !(((Map<?, ?>) info).get("bytes") instanceof Long)) {
+                    || !SHA256.matcher((String) ((Map<?, ?>) info).get("sha256")).matches()
+                    || !(((Map<?, ?>) info).get("bytes") instanceof Long) || (Long) ((Map<?, ?>) info).get("bytes") < 0) {
                 throw new BundleFormatException(source + ": " + MANIFEST + " entry for '" + rel
-                        + "' needs 'sha256' and 'bytes'; re-export the bundle");
+                        + "' needs 'sha256' (64 lowercase hex digits) and 'bytes' (a non-negative integer); "
+                        + "re-export the bundle");
             }
             Map<?, ?> fields = (Map<?, ?>) info;
             out.put(rel, new FileEntry((String) fields.get("sha256"), (Long) fields.get("bytes")));
@@ -353,15 +411,146 @@ public final class BundleManifest {
                 || (value instanceof Double && (Double) value == expected);
     }
 
-    private int optionalInt(Map<String, Object> io, String key, int fallback) {
-        Object v = io.get(key);
-        if (v == null) {
-            return fallback;
+    private static boolean isTileList(Object value, int stride) {
+        if (!(value instanceof List) || ((List<?>) value).isEmpty()) {
+            return false;
         }
-        if (!(v instanceof Long) || (Long) v < 0 || (Long) v > Integer.MAX_VALUE) {
-            throw fail("io." + key + " must be a non-negative integer, got " + show(v));
+        for (Object t : (List<?>) value) {
+            if (!(t instanceof List) || ((List<?>) t).size() != 2) {
+                return false;
+            }
+            for (Object v : (List<?>) t) {
+                if (!(v instanceof Long) || (Long) v <= 0 || (Long) v > Integer.MAX_VALUE || (Long) v % stride != 0) {
+                    return false;
+                }
+            }
         }
-        return (int) (long) (Long) v;
+        return true;
+    }
+
+    private static boolean isFiniteNumber(Object v) {
+        return v instanceof Long || (v instanceof Double && Double.isFinite((Double) v));
+    }
+
+    /** A specialist's {@code quality}: per format it has, psnr_db (number or null), max_abs (>= 0), psnr_drop_db. */
+    private Map<String, Object> readQuality(Specialist s, Object value) {
+        if (value == null) {
+            return Collections.emptyMap();
+        }
+        if (!(value instanceof Map)) {
+            throw fail("specialist '" + s.name + "' quality must be an object of formats");
+        }
+        Map<String, Object> quality = Json.asObject(value, "quality");
+        for (Map.Entry<String, Object> e : quality.entrySet()) {
+            if (!s.files.containsKey(e.getKey())) {
+                throw fail("specialist '" + s.name + "' has quality for '" + e.getKey()
+                        + "', a format it has no file for");
+            }
+            Object q = e.getValue();
+            Map<?, ?> fields = q instanceof Map ? (Map<?, ?>) q : null;
+            if (fields == null || !(fields.get("psnr_db") == null || isFiniteNumber(fields.get("psnr_db")))
+                    || !isFiniteNumber(fields.get("max_abs")) || Json.asDouble(fields.get("max_abs"), "max_abs") < 0
+                    || !isFiniteNumber(fields.get("psnr_drop_db"))) {
+                throw fail("specialist '" + s.name + "' quality of '" + e.getKey() + "' needs psnr_db (a number or "
+                        + "null), max_abs (>= 0) and psnr_drop_db (numbers)");
+            }
+        }
+        return quality;
+    }
+
+    /**
+     * The {@code export} block: known formats, the INT8 budget every INT8 quality entry is within, and
+     * — required when a specialist has an ORT-format file — the runtime version and optimization level
+     * those files were written for. Returns the {@code ort} block, or null.
+     */
+    private Map<String, Object> readExport(Object value, Map<String, Map<String, Object>> qualities) {
+        if (value != null && !(value instanceof Map)) {
+            throw fail("export must be an object");
+        }
+        Map<String, Object> export = value == null ? Collections.emptyMap() : Json.asObject(value, "export");
+        if (export.containsKey("formats")) {
+            boolean ok = export.get("formats") instanceof List;
+            for (Object f : ok ? (List<?>) export.get("formats") : List.of()) {
+                ok &= f instanceof String && FORMATS.contains(f);
+            }
+            if (!ok) {
+                throw fail("export.formats must be a list of formats from " + String.join(", ", FORMATS));
+            }
+        }
+        Object int8 = export.containsKey("int8") ? export.get("int8") : Collections.emptyMap();
+        if (!(int8 instanceof Map)) {
+            throw fail("export.int8 must be an object");
+        }
+        Object budget = ((Map<?, ?>) int8).get("max_drop_db");
+        if (budget != null && !(isFiniteNumber(budget) && Json.asDouble(budget, "max_drop_db") >= 0)) {
+            throw fail("export.int8.max_drop_db must be a PSNR budget in dB >= 0 or null, got " + show(budget));
+        }
+        if (budget != null) {
+            double limit = Json.asDouble(budget, "max_drop_db");
+            for (Map.Entry<String, Map<String, Object>> q : qualities.entrySet()) {
+                for (String format : INT8_FORMATS) {
+                    Object entry = q.getValue().get(format);
+                    double drop = entry == null ? 0 : Json.asDouble(((Map<?, ?>) entry).get("psnr_drop_db"), "drop");
+                    if (drop > limit) {
+                        throw fail("says specialist '" + q.getKey() + "' " + format + " loses " + drop
+                                + " dB, over its INT8 budget of " + limit + " dB");
+                    }
+                }
+            }
+        }
+        Object ort = export.get("ort");
+        if (ort == null) {
+            for (Specialist s : specialists) {
+                if (s.firstFormat(ORT_FORMATS.toArray(new String[0])) != null) {
+                    throw new BundleFormatException(source + ": " + MANIFEST + " does not say which ONNX Runtime "
+                            + "version the ORT files of '" + s.name + "' were written for (export.ort.runtime_version); "
+                            + "re-export the bundle");
+                }
+            }
+            return null;
+        }
+        Object version = ort instanceof Map ? ((Map<?, ?>) ort).get("runtime_version") : ort;
+        if (!(version instanceof String) || parseVersion((String) version) == null) {
+            throw fail("export.ort.runtime_version must be a version like '1.20.0', got " + show(version));
+        }
+        Object level = ((Map<?, ?>) ort).get("optimization_level");
+        if (!ORT_OPTIMIZATION_LEVELS.contains(level)) {
+            throw fail("export.ort.optimization_level must be one of " + String.join(", ", ORT_OPTIMIZATION_LEVELS)
+                    + ", got " + show(level));
+        }
+        return Json.asObject(ort, "export.ort");
+    }
+
+    /** "1.20.0" → {1, 20, 0}; null for anything but three plain dot-separated numbers. */
+    static int[] parseVersion(String text) {
+        Matcher m = VERSION.matcher(text);
+        if (!m.matches()) {
+            return null;
+        }
+        return new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))};
+    }
+
+    /**
+     * Whether ONNX Runtime {@code runtime} loads ORT-format files written by {@code madeFor}: the same
+     * major version and not older ({@code denoise.manifest.ort_runtime_compatible}).
+     */
+    public static boolean ortRuntimeCompatible(String madeFor, String runtime) {
+        int[] made = parseVersion(madeFor);
+        int[] have = parseVersion(runtime);
+        return made != null && have != null && made[0] == have[0]
+                && have[1] >= made[1];
+    }
+
+    /**
+     * Refuse, before any session is made, ORT-format files that {@code runtime} (the app's ONNX Runtime)
+     * cannot load; a bundle without ORT files passes.
+     */
+    public void requireOrtRuntime(String runtime) {
+        if (ortRuntimeVersion != null && !ortRuntimeCompatible(ortRuntimeVersion, runtime)) {
+            throw new BundleFormatException(source + ": its ORT files were written for ONNX Runtime "
+                    + ortRuntimeVersion + ", which this app's ONNX Runtime " + runtime + " cannot load; re-export "
+                    + "the bundle with 'denoise export … --ort-runtime " + runtime + "'");
+        }
     }
 
     private BundleFormatException fail(String what) {

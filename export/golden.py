@@ -28,7 +28,8 @@ import tifffile
 from denoise.atomic import atomic_output
 from denoise.bundle import MANIFEST, BundleError, load_bundle, safe_relative_path
 from denoise.cfa import BAYER_PATTERNS, pack_rggb, plane_of_pixel, to_rggb
-from denoise.noise import NoiseProfile, NoiseProfileError
+from denoise.noise import LOG_B_INTERCEPT, LOG_B_SLOPE, NoiseProfile, NoiseProfileError, log_linear_b
+from denoise import noise_estimate
 from denoise.selector import noise_level, select_for_profile, selection_block
 from denoise.pipeline import Model, denoise_raw
 from denoise.raw import read_raw
@@ -43,6 +44,7 @@ def write_golden_vectors(out_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [write_selector_vectors(boundaries, out / name) for name, boundaries in SELECTOR_BOUNDARIES.items()]
     for name, payload in (("noise_profiles.json", noise_profile_vectors()),
+                          ("noise_estimate.json", noise_estimate_vectors()),
                           ("packing.json", packing_vectors()),
                           ("tiling.json", tiling_vectors()),
                           ("tiled_denoise.json", tiled_denoise_vectors())):
@@ -119,6 +121,64 @@ def noise_profile_vectors() -> dict:
                              "b": list(profile.b), "level": noise_level(profile),
                              "vector": [float(v) for v in profile.as_vector()]})
     return {"dng": dng_cases, "camera2": camera_cases}
+
+
+# ----------------------------------------------------------------------------- blind noise estimate
+
+def _estimate_mosaics() -> list[tuple[str, np.ndarray, str]]:
+    """(name, mosaic, pattern): shading, texture, a narrow signal range, an odd size and phase, and
+    mosaics the estimator must refuse. Noise is Poisson–Gaussian with b on the DND line."""
+    rng = np.random.default_rng(15)
+    yy, xx = np.mgrid[0:192, 0:192] / 192.0
+    shading = 0.03 + 0.7 * xx * (0.4 + 0.6 * yy)
+    shading[40:90, 100:170] = 0.55                                      # a bright patch with edges
+    texture = shading * (1 + 0.4 * (rng.uniform(size=(48, 48)) > 0.5).repeat(4, 0).repeat(4, 1))
+    narrow = 0.3 + 0.02 * xx
+
+    def noisy(clean: np.ndarray, a: Sequence[float]) -> np.ndarray:
+        planes = pack_rggb(clean.astype(np.float32)).astype(np.float64)
+        av = np.asarray(a, dtype=np.float64)[:, None, None]
+        out = rng.poisson(np.maximum(planes, 0) / av) * av + rng.normal(size=planes.shape) * np.sqrt(log_linear_b(av))
+        mosaic = np.empty(clean.shape, dtype=np.float32)
+        mosaic[0::2, 0::2], mosaic[0::2, 1::2], mosaic[1::2, 0::2], mosaic[1::2, 1::2] = out
+        return mosaic
+
+    per_plane = noisy(shading, (2e-3, 1e-3, 1.2e-3, 3e-3))
+    gradient = np.tile(np.linspace(0.1, 0.6, 192, dtype=np.float32), (192, 1))
+    bad = per_plane[:130, :130].copy()
+    bad[7, 9] = np.nan
+    return [("shading, per-plane noise", per_plane, "RGGB"),
+            ("texture at low noise", noisy(texture, (1e-4,) * 4), "RGGB"),
+            ("narrow signal range", noisy(narrow, (5e-3,) * 4), "RGGB"),
+            ("GBRG phase, odd size", per_plane[1:176, 2:183], "GBRG"),
+            ("too small", per_plane[:126, :190], "RGGB"),
+            ("not finite", bad, "RGGB"),
+            ("constant (clipped)", np.full((160, 160), 0.3, np.float32), "BGGR"),
+            ("noiseless", gradient, "GRBG")]
+
+
+def noise_estimate_vectors() -> dict:
+    """Mosaics (little-endian float32, base64) and the Python estimate of each: (a, b) per plane and
+    the ``detail`` text (block counts, planes whose b follows the DND line, confidence), or the
+    start of the refusal."""
+    import base64
+
+    cases = []
+    for name, mosaic, pattern in _estimate_mosaics():
+        case: dict[str, Any] = {"name": name, "pattern": pattern, "height": mosaic.shape[0], "width": mosaic.shape[1],
+                                "mosaic_f32le": base64.b64encode(mosaic.astype("<f4").tobytes()).decode("ascii")}
+        try:
+            est = noise_estimate.estimate_noise(mosaic, pattern)
+            case.update(a=list(est.a), b=list(est.b), detail=est.detail)
+        except noise_estimate.NoiseEstimateError as e:
+            case["error"] = str(e).split(";")[0]
+        cases.append(case)
+    constants = {"f_coarse": float(noise_estimate._F_COARSE), "f_detail": float(noise_estimate._F_DETAIL),
+                 "corr_limit": float(noise_estimate._CORR_LIMIT), "log_b_slope": LOG_B_SLOPE,
+                 "log_b_intercept": LOG_B_INTERCEPT,
+                 "quantile_rel_std_1": float(noise_estimate._quantile_rel_std(np.array([1.0]))[0]),
+                 "expected_quantile": {str(n): noise_estimate._expected_quantile(n) for n in (8, 9, 16, 23, 100, 667)}}
+    return {"constants": constants, "cases": cases}
 
 
 # ----------------------------------------------------------------------------- packing

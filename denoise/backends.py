@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+
 # Every way a bundle can run: its ONNX Runtime formats (``onnx`` is fp32; ``ort`` and ``int8_ort`` are
 # the ORT-mobile flatbuffers) and its torch checkpoints. The CLI, the public API and the evaluation
 # methods all offer exactly this list.
@@ -40,7 +41,15 @@ def pick_device(device: str = "auto") -> "torch.device":
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    mps = getattr(torch.backends, "mps", None)
+    if (chosen.type == "cuda" and not torch.cuda.is_available()) or (
+            chosen.type == "mps" and not (mps is not None and mps.is_available())):
+        raise ValueError(f"device {device!r} is not available on this machine; use --device cpu or auto")
+    return chosen
 
 
 class TorchRunner:

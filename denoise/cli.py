@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import sys
 from pathlib import Path
+from typing import Callable
 
 from .backends import BACKENDS
 
@@ -53,30 +55,58 @@ def _expand_inputs(items: list[Path]) -> list[Path]:
     return out
 
 
+def _count(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``least`` (``--tile 0`` is an error, not the default)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        return value
+    return parse
+
+
+def _device(text: str) -> str:
+    """An argparse type for ``--device``: checked by its form here, so no torch import is needed."""
+    if re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text):
+        return text
+    raise argparse.ArgumentTypeError(f"unknown device {text!r}; use auto, cpu, cuda, cuda:N or mps")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .pipeline import model_from_bundle, model_from_checkpoint, run_files
 
     if args.model and args.bundle:
         raise ValueError("give --model or --bundle, not both")
     if args.noise not in ("auto", "estimate"):
-        from .noise import NoiseProfile
+        from .noise import NoiseProfile, check_plausible
 
-        NoiseProfile.parse(args.noise)  # a bad flag fails before any file is touched
+        profile = NoiseProfile.parse(args.noise)  # a bad flag fails before any file is touched
+        if not args.force:
+            check_plausible(profile, "--noise")
     inputs = _expand_inputs(args.inputs)
     if not inputs:
         raise ValueError("no input files found; give RAW files or folders holding them")
+    from .writers import plan_outputs
+
+    plan = plan_outputs(inputs, args.output, args.format)  # every name decided before any work
     if args.model:
         model = model_from_checkpoint(args.model, args.device)
     else:
         model = model_from_bundle(args.bundle, backend=args.backend, device=args.device)
-    results = run_files(inputs, args.output, args.format, model, args.noise, args.tile, args.overlap,
-                        progress=not args.quiet)
+    if not args.json:
+        for item in plan:
+            if item.note:
+                print(f"denoise: note: {item.input}: {item.note}", file=sys.stderr)
+    results = run_files(plan, model, args.noise, args.tile, args.overlap, progress=not args.quiet, force=args.force)
     failed = [r for r in results if r.error]
     for r in results:
         if args.json:
             print(json.dumps({"input": str(r.input), "output": str(r.output) if r.output else None,
                               "noise": r.profile.to_json() if r.profile else None, "specialist": r.specialist,
-                              "seconds": round(r.seconds, 3), "error": r.error or None}))
+                              "seconds": round(r.seconds, 3), "error": r.error or None, "note": r.note or None}))
         elif r.error:
             print(f"denoise: {r.error}", file=sys.stderr)
         elif not args.quiet:
@@ -161,8 +191,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="denoise RAW files (DNG, NEF, CR2, ARW, …)", epilog=RUN_EPILOG, formatter_class=fmt,
                        description="Denoise Bayer RAW files; one bad file is reported and the others still run.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="RAW files or folders of them")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output folder, e.g. out/ (created if missing)")
-    p.add_argument("--format", default="dng", choices=["dng", "tiff", "png", "jpg", "npy"],
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output folder, e.g. out/ (created if missing); with one input, a file name ending in "
+                        ".dng, .tif, .tiff, .png, .jpg or .npy writes that file in that format")
+    p.add_argument("--format", choices=["dng", "tiff", "png", "jpg", "npy"],
                    help="dng: denoised mosaic with the file's metadata; tiff/png/jpg: rendered by LibRaw; "
                         "npy: normalized float32 mosaic (default: dng)")
     p.add_argument("--noise", default="auto", metavar="auto|estimate|A,B",
@@ -173,9 +205,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--backend", default="onnx", choices=BACKENDS,
                    help="which of the bundle's formats runs: onnx (fp32), fp16, int8, ort, int8_ort with ONNX "
                         "Runtime, or torch (default: onnx)")
-    p.add_argument("--tile", type=int, help="tile size in packed pixels (half the Bayer size), e.g. 256")
-    p.add_argument("--overlap", type=int, help="tile overlap in packed pixels, e.g. 32")
-    p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, mps (default: auto)")
+    p.add_argument("--tile", type=_count(1), help="tile size in packed pixels (half the Bayer size), e.g. 256")
+    p.add_argument("--overlap", type=_count(0), help="tile overlap in packed pixels, e.g. 32")
+    p.add_argument("--device", default="auto", type=_device,
+                   help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--force", action="store_true",
+                   help="use noise parameters outside the plausible range (a <= 0.05, b <= 0.01, std >= 1e-4 at "
+                        "mid-grey, per plane) instead of refusing them")
     p.add_argument("--json", action="store_true", help="one JSON line per file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
     p.set_defaults(func=cmd_run)

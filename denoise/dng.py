@@ -19,7 +19,7 @@ import tifffile
 
 from .atomic import atomic_output
 from .cfa import BAYER_PATTERNS
-from .errors import InputError
+from .errors import CorruptInputError, InputError
 from .noise import NoiseProfile
 
 # (code, TIFF data type, count, value) — the tuples tifffile's ``extratags`` take.
@@ -64,10 +64,14 @@ _READ_TAGS: dict[str, tuple[int, str]] = {
     "BlackLevelRepeatDim": (50713, "ints"),
     "BlackLevel": (50714, "floats"),
     "WhiteLevel": (50717, "ints"),
+    "LinearizationTable": (50712, "ints"),
+    "BlackLevelDeltaH": (50715, "floats"),
+    "BlackLevelDeltaV": (50716, "floats"),
     "ActiveArea": (50829, "ints"),
 }
 _RAW_LEVEL = {"PhotometricInterpretation", "SamplesPerPixel", "ImageWidth", "ImageLength", "CFARepeatPatternDim",
-              "CFAPattern", "CFAPlaneColor", "BlackLevelRepeatDim", "BlackLevel", "WhiteLevel", "ActiveArea"}
+              "CFAPattern", "CFAPlaneColor", "BlackLevelRepeatDim", "BlackLevel", "WhiteLevel", "ActiveArea",
+              "LinearizationTable", "BlackLevelDeltaH", "BlackLevelDeltaV"}
 # EXIF values worth keeping when a DNG is rewritten without its EXIF IFD (tifffile cannot write
 # one). TIFF/EP allows them in IFD0, where tifffile, exiftool and read_dng_tags find them; LibRaw
 # reads only ExposureTime there, so read_raw takes the ISO from these tags.
@@ -101,9 +105,86 @@ def _raw_ifd(ifd0: tifffile.TiffPage) -> tifffile.TiffPage:
     """The main raw image: the first full-resolution (NewSubFileType 0) CFA or LinearRaw IFD."""
     candidates = [p for p in _ifds(ifd0) if p.subfiletype == 0]
     for page in candidates:
-        if PHOTOMETRIC in page.tags and int(page.tags[PHOTOMETRIC].value) in _RAW_IFD_KINDS:
+        if PHOTOMETRIC in page.tags and _convert(page.tags[PHOTOMETRIC], "int") in _RAW_IFD_KINDS:
             return page
     return candidates[0] if candidates else ifd0
+
+
+# Sides beyond this are a corrupt tag, not a sensor (the largest sensors are about 20 000 pixels wide).
+MAX_SIDE = 65535
+
+
+def _structure_regions(tif: tifffile.TiffFile, ifd0: tifffile.TiffPage) -> list[tuple[int, int]]:
+    """Byte ranges ``[start, end)`` of the header, every IFD and every tag value stored outside its IFD."""
+    fmt = tif.tiff
+    regions = [(0, 8 if fmt.version == 42 else 16)]
+    for page in _ifds(ifd0):
+        regions.append((page.offset, page.offset + fmt.tagnosize + fmt.tagsize * len(page.tags) + fmt.offsetsize))
+        for tag in page.tags.values():
+            if tag.valuebytecount > fmt.tagoffsetthreshold:
+                regions.append((tag.valueoffset, tag.valueoffset + tag.valuebytecount))
+    return regions
+
+
+def _check_directory(tif: tifffile.TiffFile, page: tifffile.TiffPage) -> None:
+    """Raise ValueError when ``page``'s tag directory is not in ascending tag order (as TIFF requires)
+    or tifffile had to skip entries of it (bad type, count or offset).
+
+    LibRaw skips such entries silently: a skipped BlackLevel means black 0, a renamed
+    BitsPerSample other pixel values.
+    """
+    fmt = tif.tiff
+    fh = tif.filehandle
+    fh.seek(page.offset)
+    entries = struct.unpack(fmt.tagnoformat, fh.read(fmt.tagnosize))[0]
+    directory = fh.read(entries * fmt.tagsize)
+    codes = [struct.unpack_from(fmt.byteorder + "H", directory, i * fmt.tagsize)[0] for i in range(entries)]
+    if any(c1 >= c2 for c1, c2 in zip(codes, codes[1:])):
+        raise ValueError("the raw image's tag directory is out of order")
+    if entries != len(page.tags):
+        raise ValueError(f"{entries - len(page.tags)} of the raw image's {entries} tag entries cannot be read")
+
+
+def _check_raw_ifd(raw: tifffile.TiffPage, file_size: int, structure: Sequence[tuple[int, int]] = ()) -> None:
+    """Raise ValueError when the raw IFD's layout tags contradict each other or the file.
+
+    LibRaw trusts these tags; a damaged one makes it decode other bytes as pixels, or a
+    different layout, without complaint.
+    """
+    for code, name in ((256, "ImageWidth"), (257, "ImageLength"), (258, "BitsPerSample")):
+        if code not in raw.tags:
+            raise ValueError(f"the raw image has no {name} tag")
+    width, height = _convert(raw.tags[256], "int"), _convert(raw.tags[257], "int")
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise ValueError(f"the raw image's size {width}x{height} is impossible")
+    bits = _convert(raw.tags[258], "ints")
+    if not bits or not all(1 <= b <= 32 for b in bits):
+        raise ValueError(f"the raw image's BitsPerSample {bits} is impossible")
+    if 50829 in raw.tags:
+        area = _convert(raw.tags[50829], "ints")
+        if len(area) != 4 or not (0 <= area[0] < area[2] <= height and 0 <= area[1] < area[3] <= width):
+            raise ValueError(f"ActiveArea {area} does not lie inside the {width}x{height} raw image")
+    if 33421 in raw.tags and 33422 in raw.tags:
+        dims, pattern = _convert(raw.tags[33421], "ints"), _convert(raw.tags[33422], "ints")
+        if len(dims) != 2 or dims[0] * dims[1] != len(pattern):
+            raise ValueError(f"CFARepeatPatternDim {dims} does not match the {len(pattern)} values of CFAPattern")
+    if 50714 in raw.tags:
+        dims = _convert(raw.tags[50713], "ints") if 50713 in raw.tags else (1, 1)
+        count = len(_convert(raw.tags[50714], "floats"))
+        if len(dims) != 2 or count not in (dims[0] * dims[1], dims[0] * dims[1] * raw.samplesperpixel):
+            raise ValueError(f"BlackLevel has {count} values for a {dims} BlackLevelRepeatDim")
+    offsets, counts = raw.dataoffsets, raw.databytecounts
+    if not offsets or len(offsets) != len(counts):
+        raise ValueError("the raw image has no valid strip or tile offsets")
+    if any(o + c > file_size for o, c in zip(offsets, counts)):
+        raise ValueError("the raw image's pixel data runs past the end of the file")
+    if any(o < end and start < o + c for o, c in zip(offsets, counts) for start, end in structure):
+        raise ValueError("the raw image's pixel data overlaps the file's tags")
+    if raw.compression == 1 and not raw.is_tiled:
+        needed = width * height * raw.samplesperpixel * max(bits) // 8
+        if sum(counts) < needed:
+            raise ValueError(f"the raw image holds {sum(counts)} bytes of pixels, but {width}x{height} at "
+                             f"{max(bits)} bits needs {needed}")
 
 
 def _exif(ifd0: tifffile.TiffPage) -> dict[str, Any]:
@@ -128,6 +209,10 @@ def _convert(tag: tifffile.TiffTag, kind: str) -> Any:
         nums = [float(value)]
     if tag.dtype in (_RATIONAL, _SRATIONAL):
         nums = _ratios(nums)
+    if kind in ("int", "float") and len(nums) != 1:
+        raise ValueError(f"tag {tag.name} has {len(nums)} values where one is expected")
+    if not nums and kind != "text":
+        raise ValueError(f"tag {tag.name} has no value")
     if kind == "int":
         return int(nums[0])
     if kind == "ints":
@@ -136,6 +221,8 @@ def _convert(tag: tifffile.TiffTag, kind: str) -> Any:
         return nums[0]
     if kind == "floats":
         return tuple(nums)
+    if len(nums) % 3 or not np.isfinite(nums).all():
+        raise ValueError(f"tag {tag.name} has {len(nums)} values, not a matrix of 3 columns")
     return np.asarray(nums, dtype=np.float64).reshape(-1, 3)  # matrix
 
 
@@ -151,8 +238,15 @@ def read_dng_tags(path: str | os.PathLike) -> dict[str, Any]:
         with tifffile.TiffFile(path) as tif:
             ifd0 = tif.pages[0]
             if DNG_VERSION in ifd0.tags:
-                return _dng_tags(ifd0)
-    except (tifffile.TiffFileError, struct.error, OSError) as exc:
+                try:
+                    raw = _raw_ifd(ifd0)
+                    _check_raw_ifd(raw, path.stat().st_size, _structure_regions(tif, ifd0))
+                    _check_directory(tif, raw)
+                    return _dng_tags(ifd0)
+                except (ValueError, TypeError, IndexError, OverflowError) as exc:
+                    raise CorruptInputError(f"{path}: the file is truncated or damaged ({exc}); copy it again "
+                                            "from the camera or phone") from None
+    except (tifffile.TiffFileError, struct.error, OSError, IndexError) as exc:
         raise InputError(f"{path}: not a readable TIFF/DNG ({exc}); give an intact DNG file") from None
     raise InputError(f"{path}: not a DNG file (no DNGVersion tag); give a DNG or another RAW file")
 
@@ -179,6 +273,26 @@ def _dng_tags(ifd0: tifffile.TiffPage) -> dict[str, Any]:
             out["NoiseProfileIFD"] = "IFD0" if page is ifd0 else "SubIFD"
             break
     return out
+
+
+def stored_raw_pixels(path: str | os.PathLike) -> np.ndarray | None:
+    """The DNG's raw pixels as stored (a read-only memory map), or None when they cannot be mapped.
+
+    Only uncompressed 16-bit data in one contiguous block without a LinearizationTable is mapped:
+    then LibRaw must decode exactly these values, and comparing them catches damaged layout tags
+    (offsets, types, sizes) that make LibRaw decode other bytes without complaint.
+    """
+    try:
+        with tifffile.TiffFile(path) as tif:
+            raw = _raw_ifd(tif.pages[0])
+            if (raw.compression != 1 or raw.dtype != np.uint16 or raw.samplesperpixel != 1 or 50712 in raw.tags
+                    or not raw.is_memmappable):
+                return None
+            offset, shape = raw.dataoffsets[0], raw.shape[:2]
+            order = tif.byteorder
+        return np.memmap(path, dtype=np.dtype(np.uint16).newbyteorder(order), mode="r", offset=offset, shape=shape)
+    except (tifffile.TiffFileError, struct.error, OSError, ValueError, IndexError):
+        return None
 
 
 def daylight_color_matrix(tags: dict[str, Any]) -> np.ndarray | None:

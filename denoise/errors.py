@@ -1,7 +1,8 @@
-"""Errors a user can act on: a bad input file or an output the SDK refuses to write.
+"""Errors a user can act on: a bad input file, a model result that cannot be trusted, or an output
+the SDK refuses to write.
 
 Every message is one line that names the file and says what to do; the CLI prints it as is.
-Both derive from the built-in family a caller would already catch (ValueError for bad data,
+All derive from the built-in family a caller would already catch (ValueError for bad data,
 OSError for the file system).
 """
 from __future__ import annotations
@@ -33,6 +34,10 @@ class NotBayerError(InputError):
 
 class ImageTooSmallError(InputError):
     """A RAW image too small to denoise."""
+
+
+class ModelOutputError(ValueError):
+    """The model returned NaN or infinite values for a file: there is no trustworthy result to write."""
 
 
 class OutputError(OSError):

@@ -128,6 +128,38 @@ class NoiseProfile:
         return f"a=[{a}] b=[{b}] ({self.source})"
 
 
+# The plausible range of a profile that reaches a model, per plane, on the normalized scale. The
+# noisiest phone and camera files seen (ISO 25 600+, small pixels) have a ≈ 0.02 and b ≈ 1e-3;
+# the cleanest sensors (full well ≈ 100 000 e-) still have a std ≈ 2e-3 at mid-grey. Outside
+# this, a profile is a misread tag, a typo or a unit mistake (DN instead of [0, 1]) and a model
+# fed it returns garbage or NaN; ``--force`` lets an expert use it anyway.
+A_MAX = 0.05
+B_MAX = 0.01
+MID_GREY_STD_MIN = 1e-4
+_SOURCE_NAMES = {"user": "the given noise", "metadata": "its NoiseProfile tag", "estimate": "the blind estimate",
+                 "synthetic": "the synthetic noise", "dnd": "the DND noise level"}
+
+
+def check_plausible(profile: NoiseProfile, where: str) -> NoiseProfile:
+    """Return ``profile`` if every plane has a ≤ A_MAX, b ≤ B_MAX and a std of at least
+    MID_GREY_STD_MIN at mid-grey; else raise :class:`NoiseProfileError` naming ``where`` (a file, a flag)."""
+    problems = []
+    for i, plane in enumerate(PLANES):
+        a, b = profile.a[i], profile.b[i]
+        if a > A_MAX:
+            problems.append(f"a_{plane}={a:.3g} > {A_MAX:g}")
+        if b > B_MAX:
+            problems.append(f"b_{plane}={b:.3g} > {B_MAX:g}")
+        if math.sqrt(0.5 * a + b) < MID_GREY_STD_MIN:
+            problems.append(f"plane {plane} has std {math.sqrt(0.5 * a + b):.3g} < {MID_GREY_STD_MIN:g} at mid-grey")
+    if problems:
+        raise NoiseProfileError(f"{where}: {_SOURCE_NAMES.get(profile.source, 'the noise')} is implausible "
+                                f"({'; '.join(problems[:2])}); plausible per plane: a <= {A_MAX:g}, b <= {B_MAX:g}, "
+                                f"std >= {MID_GREY_STD_MIN:g} at mid-grey on the [0, 1] scale. Check the value, "
+                                "give --noise A,B, or pass --force to use it anyway")
+    return profile
+
+
 LOG_B_SLOPE, LOG_B_INTERCEPT = 2.18, 1.20  # the DND-fitted line log b = slope·log a + intercept
 
 

@@ -7,30 +7,42 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from .errors import ModelOutputError
 from .noise import NoiseProfile
 from .raw import RawImage
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
+if TYPE_CHECKING:
+    from .writers import PlannedOutput
 
-def resolve_noise(raw: RawImage, noise: str | NoiseProfile = "auto") -> NoiseProfile:
+
+def resolve_noise(raw: RawImage, noise: str | NoiseProfile = "auto", force: bool = False) -> NoiseProfile:
     """The profile to denoise with: an explicit one, else the file's NoiseProfile, else a blind estimate.
 
     ``noise`` is a NoiseProfile, ``"auto"`` (metadata, then estimate), ``"estimate"`` (always blind)
-    or ``"a,b"`` / 8 comma-separated values.
+    or ``"a,b"`` / 8 comma-separated values. Whatever its source, a profile outside the plausible
+    range of :func:`~denoise.noise.check_plausible` is refused (a message naming the file) unless
+    ``force``: a model fed absurd noise returns garbage or NaN.
     """
+    from .noise import check_plausible
+
     if isinstance(noise, NoiseProfile):
-        return noise
-    if noise == "auto" and raw.noise_profile is not None:
-        return raw.noise_profile
-    if noise in ("auto", "estimate"):
+        profile = noise
+    elif noise == "auto" and raw.noise_profile is not None:
+        profile = raw.noise_profile
+    elif noise in ("auto", "estimate"):
         from .noise_estimate import estimate_noise
 
-        return estimate_noise(raw.mosaic, raw.pattern)
-    return NoiseProfile.parse(noise)
+        profile = estimate_noise(raw.mosaic, raw.pattern)
+    else:
+        profile = NoiseProfile.parse(noise)
+    if not force:
+        check_plausible(profile, where=str(raw.path))
+    return profile
 
 
 @dataclass
@@ -80,8 +92,12 @@ def denoise_raw(raw: RawImage, model: Model, profile: NoiseProfile, tile: int | 
 
     runner, chosen = model.runner_for(profile)
     planes, canonical = raw.canonical_planes()
-    out = denoise_planes(runner, planes, profile.as_vector(), tile or model.tile,
+    out = denoise_planes(runner, planes, profile.as_vector(), model.tile if tile is None else tile,
                          model.overlap if overlap is None else overlap, batch, progress)
+    if not np.isfinite(out).all():
+        bad = int(np.size(out) - np.count_nonzero(np.isfinite(out)))
+        raise ModelOutputError(f"{raw.path}: the model ({chosen}) returned {bad} NaN or infinite values for noise "
+                               f"{profile}; nothing was written (check the noise parameters, or try another model)")
     return raw.restore_mosaic(out, canonical), chosen
 
 
@@ -93,34 +109,49 @@ class FileResult:
     specialist: str = ""
     error: str = ""
     seconds: float = 0.0
+    note: str = ""
 
 
-def run_files(inputs: Sequence[Path], out_dir: Path, fmt: str, model: Model, noise: str = "auto",
-              tile: int | None = None, overlap: int | None = None, progress: bool = True) -> list[FileResult]:
-    """Denoise every input; a bad file is recorded with its error and the batch goes on."""
+def run_files(plan: Sequence[PlannedOutput], model: Model, noise: str = "auto", tile: int | None = None,
+              overlap: int | None = None, progress: bool = True, force: bool = False) -> list[FileResult]:
+    """Denoise every planned input (:func:`denoise.writers.plan_outputs`); a bad file is recorded with
+    its error and the batch goes on.
+
+    Any failure of one file, expected or not, becomes that file's one-line error: a damaged file
+    can trip a decoder in ways nobody listed, and it must not cost the rest of the batch.
+    """
     import time
 
     from tqdm import tqdm
 
-    from .errors import InputError, OutputError
-    from .noise import NoiseProfileError
     from .raw import read_raw
-    from .writers import check_output_path, output_path_for, write_output
+    from .writers import check_output_path, write_output
 
     results = []
-    bar = tqdm(inputs, desc="denoise", unit="file", disable=not progress)
-    for path in bar:
-        res = FileResult(Path(path))
+    for item in tqdm(plan, desc="denoise", unit="file", disable=not progress):
+        res = FileResult(item.input, note=item.note)
         t0 = time.perf_counter()
         try:
-            target = check_output_path(path, output_path_for(path, out_dir, fmt))
-            raw = read_raw(path)
-            res.profile = resolve_noise(raw, noise)
+            target = check_output_path(item.input, item.output)
+            raw = read_raw(item.input)
+            res.profile = resolve_noise(raw, noise, force)
             mosaic, res.specialist = denoise_raw(raw, model, res.profile, tile, overlap)
-            res.output = write_output(raw, mosaic, target, fmt)
-        except (InputError, OutputError, NoiseProfileError, ValueError, OSError) as err:
-            msg = str(err).splitlines()[0] if str(err) else type(err).__name__
-            res.error = msg if str(path) in msg else f"{path}: {msg}"
+            res.output = write_output(raw, mosaic, target, item.fmt)
+        except Exception as err:  # noqa: BLE001 - reported per file, see the docstring
+            res.error = _one_line(item.input, err)
         res.seconds = time.perf_counter() - t0
         results.append(res)
     return results
+
+
+# Errors whose message is written for the user; any other exception type is a surprise and says so.
+_EXPECTED = (ValueError, OSError)
+
+
+def _one_line(path: Path, err: Exception) -> str:
+    """``err`` as one line that names ``path``."""
+    lines = str(err).strip().splitlines()
+    msg = lines[0] if lines else type(err).__name__
+    if not isinstance(err, _EXPECTED):
+        msg = f"cannot be processed ({type(err).__name__}: {msg}); please report this file"
+    return msg if str(path) in msg else f"{path}: {msg}"

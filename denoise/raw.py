@@ -9,6 +9,7 @@ channel, divided by (white − black), values below 0 kept.
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import rawpy
 import tifffile
 
 from .cfa import Canonical, CFAError, pack_rggb, pattern_from_codes, to_rggb, unpack_rggb
-from .dng import PHOTOMETRIC_LINEAR_RAW, daylight_color_matrix, read_dng_tags
+from .dng import PHOTOMETRIC_LINEAR_RAW, daylight_color_matrix, read_dng_tags, stored_raw_pixels
 from .errors import (CorruptInputError, EmptyInputError, ImageTooSmallError, InputError, MissingInputError,
                      NotBayerError, UnsupportedFormatError)
 from .noise import NoiseProfile, NoiseProfileError
@@ -160,23 +161,41 @@ def check_input_file(path: str | os.PathLike) -> Path:
 
 
 def _tiff_tags(path: Path) -> dict[str, Any]:
-    """DNG tags, or only Make/Model for other TIFF-based RAWs, or {} when tifffile cannot parse it."""
+    """DNG tags, or only Make/Model for other TIFF-based RAWs, or {} when tifffile cannot parse it.
+
+    Refuses what tifffile shows is no camera RAW although LibRaw would decode it: a ``.dng``
+    without a DNGVersion tag, and a TIFF without a Make tag (a plain greyscale TIFF renamed
+    ``.dng`` or ``.nef`` decodes as a Bayer mosaic). A DNG with damaged tags is refused too.
+    """
     try:
         return read_dng_tags(path)
+    except CorruptInputError:
+        raise
     except InputError:
         pass
     try:
         with tifffile.TiffFile(path) as tif:
             tags = tif.pages[0].tags
-            return {name: str(tags[code].value).strip("\x00 ") for name, code in (("Make", 271), ("Model", 272))
-                    if code in tags}
-    except (tifffile.TiffFileError, OSError, ValueError):  # not TIFF-based (CR3, RAF, RW2, ...)
-        return {}
+            found = {name: str(tags[code].value).strip("\x00 ") for name, code in (("Make", 271), ("Model", 272))
+                     if code in tags}
+    except (tifffile.TiffFileError, OSError, ValueError, struct.error, IndexError) as exc:
+        if path.suffix.lower() == ".dng":  # a DNG is a TIFF
+            raise CorruptInputError(f"{path}: the file is truncated or damaged (its TIFF structure cannot be read: "
+                                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); copy it "
+                                    "again from the camera or phone") from None
+        return {}  # not TIFF-based (CR3, RAF, RW2, ...)
+    if path.suffix.lower() == ".dng":
+        raise UnsupportedFormatError(f"{path}: named .dng but it is a plain TIFF without a DNGVersion tag, not a "
+                                     "DNG; give the camera's RAW file")
+    if not found.get("Make"):
+        raise UnsupportedFormatError(f"{path}: a TIFF image without camera metadata (no Make tag), not a camera "
+                                     "RAW file; give the camera's RAW file")
+    return found
 
 
 def _unsupported(path: Path, tags: dict[str, Any]) -> InputError:
     """Explain LibRaw's generic 'unsupported' for a DNG when its tags tell why."""
-    if "ImageWidth" in tags:
+    if "ImageWidth" in tags and "ImageLength" in tags:
         height, width = tags["ImageLength"], tags["ImageWidth"]
         if "ActiveArea" in tags and len(tags["ActiveArea"]) == 4:
             top, left, bottom, right = tags["ActiveArea"]
@@ -221,6 +240,32 @@ def _bayer_phase(path: Path, raw: rawpy.RawPy, tags: dict[str, Any]) -> tuple[st
                         "(RGGB, BGGR, GRBG, GBRG) are supported")
 
 
+def _check_dng_agrees(path: Path, raw: rawpy.RawPy, tags: dict[str, Any], black_levels: np.ndarray,
+                      white: float) -> None:
+    """Refuse a DNG whose levels or pixels as LibRaw decoded them differ from what its tags and data say.
+
+    LibRaw parses the tag directory on its own and falls back to defaults (black 0, other bytes
+    as pixels) where it is damaged; tifffile reads the same tags strictly. Where both readings
+    should agree exactly and do not, the file is damaged.
+    """
+    def refuse(what: str) -> CorruptInputError:
+        return CorruptInputError(f"{path}: the file is truncated or damaged ({what}); copy it again from the camera "
+                                 "or phone")
+
+    plain_levels = not any(t in tags for t in ("LinearizationTable", "BlackLevelDeltaH", "BlackLevelDeltaV"))
+    if plain_levels and "WhiteLevel" in tags and tags["WhiteLevel"] and float(tags["WhiteLevel"][0]) != white:
+        raise refuse(f"WhiteLevel tag says {tags['WhiteLevel'][0]}, LibRaw decoded {white:g}")
+    repeat = tags.get("BlackLevelRepeatDim", (1, 1))
+    if plain_levels and "BlackLevel" in tags and repeat in ((1, 1), (2, 2)):
+        expected = sorted(np.resize(np.asarray(tags["BlackLevel"], dtype=np.float64), 4))
+        if not np.allclose(sorted(black_levels.ravel()), expected, atol=1.0):
+            raise refuse(f"BlackLevel tag says {[round(v, 2) for v in expected]}, LibRaw decoded "
+                         f"{sorted(black_levels.ravel().tolist())}")
+    stored = stored_raw_pixels(path)
+    if stored is not None and (stored.shape != raw.raw_image.shape or not np.array_equal(stored, raw.raw_image)):
+        raise refuse("its pixel data does not match its layout tags")
+
+
 def _noise_profile(path: Path, tags: dict[str, Any]) -> NoiseProfile | None:
     if "NoiseProfile" not in tags:
         return None
@@ -245,6 +290,11 @@ def read_raw(path: str | os.PathLike) -> RawImage:
             pattern, codes = _bayer_phase(path, raw, tags)
             black_levels = np.asarray(raw.black_level_per_channel, dtype=np.float64)[codes]
             white = float(raw.white_level)
+            if not white > black_levels.max():
+                raise CorruptInputError(f"{path}: its white level ({white:g}) is not above its black level "
+                                        f"({black_levels.max():g}); the file's level tags are damaged")
+            if "DNGVersion" in tags:
+                _check_dng_agrees(path, raw, tags, black_levels, white)
             wb = [float(v) for v in raw.camera_whitebalance]
             cam_xyz = np.asarray(raw.rgb_xyz_matrix[:3], dtype=np.float64)
             other = raw.other

@@ -10,7 +10,9 @@ import os
 import struct
 import tempfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import rawpy
@@ -34,6 +36,67 @@ XYZ_TO_SRGB = np.array([[3.2404542, -1.5371385, -0.4985314],
                         [0.0556434, -0.2040259, 1.0572252]])
 # LibRaw's flip code → TIFF Orientation.
 _ORIENTATION = {0: 1, 3: 3, 5: 8, 6: 6}
+
+
+# -o NAME with one of these extensions (one input) names the output file and its format.
+FORMAT_OF_SUFFIX = {".dng": "dng", ".tif": "tiff", ".tiff": "tiff", ".png": "png", ".jpg": "jpg", ".jpeg": "jpg",
+                    ".npy": "npy"}
+
+
+@dataclass(frozen=True)
+class PlannedOutput:
+    """Where one input of a batch is written, in which format, and why the name is unusual (``note``)."""
+
+    input: Path
+    output: Path
+    fmt: str
+    note: str = ""
+
+
+def plan_outputs(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
+                 fmt: str | None = None) -> list[PlannedOutput]:
+    """Decide every output name of a batch before any work, so no output hits an input or another output.
+
+    One input and ``output`` ending in a known image extension (``.dng``, ``.tif``, ``.png``,
+    ``.jpg``, ``.npy``) and not an existing folder: that file, its format from the extension.
+    Otherwise ``output`` is a folder of ``<stem>_denoised<ext>`` files (``fmt``, default dng);
+    a name already taken in this batch — by an input (``a_denoised.dng`` given as an input), by
+    an earlier input's output (``x.dng`` in two folders, ``shot.dng`` and ``shot.DNG``) — gets
+    the first free ``-2``, ``-3``, … suffix in input order, and the ``note`` says so. Names
+    are compared case-insensitively, as on the file systems of phones, macOS and Windows.
+    """
+    sources = [Path(p) for p in inputs]
+    out = Path(output)
+    suffix = out.suffix.lower()
+    if suffix in FORMAT_OF_SUFFIX and not out.is_dir():
+        if len(sources) != 1:
+            raise OutputError(f"{out}: names one {suffix} file, but {len(sources)} inputs were given; give an "
+                              "output folder for several files")
+        if fmt is not None and fmt != FORMAT_OF_SUFFIX[suffix]:
+            raise OutputError(f"{out}: the extension {out.suffix} says {FORMAT_OF_SUFFIX[suffix]}, but the format "
+                              f"asked for is {fmt}; make them agree or drop --format")
+        if _name_key(out) == _name_key(sources[0]):
+            raise OutputError(f"{out}: this is the input file; refusing to overwrite it, choose another output name")
+        return [PlannedOutput(sources[0], out, FORMAT_OF_SUFFIX[suffix])]
+    fmt = fmt or "dng"
+    taken = {_name_key(p): f"the input {p}" for p in sources}
+    plan = []
+    for src in sources:
+        first = output_path_for(src, out, fmt)
+        target, n = first, 1
+        while _name_key(target) in taken:
+            n += 1
+            target = first.with_name(f"{first.stem}-{n}{first.suffix}")
+        note = "" if target == first else (f"{first.name} is {taken[_name_key(first)]}; writing {target.name} "
+                                           "instead")
+        taken[_name_key(target)] = f"the output of {src}"
+        plan.append(PlannedOutput(src, target, fmt, note))
+    return plan
+
+
+def _name_key(path: Path) -> str:
+    """The same key for two spellings of one file: symlinks, ``..`` and letter case resolved."""
+    return str(path.resolve()).casefold()
 
 
 def output_path_for(input_path: str | os.PathLike, out_dir: str | os.PathLike | None, fmt: str) -> Path:

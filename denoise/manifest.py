@@ -137,8 +137,11 @@ def check_manifest(manifest: Any, source: object) -> CheckedManifest:
     specialists = tuple(_check_specialist(i, entry, listed, fail) for i, entry in enumerate(entries))
     if len({s.name for s in specialists}) != len(specialists):
         raise fail("has duplicate specialist names")
+    selection = manifest.get("selection")
+    if isinstance(selection, dict) and not isinstance(selection.get("noise_level", ""), str):
+        raise fail("selection.noise_level must be a string")
     try:
-        boundaries = read_selection(manifest.get("selection"), [s.core_range for s in specialists])
+        boundaries = read_selection(selection, [s.core_range for s in specialists])
     except SelectionError as err:
         raise BundleError(f"{source}: {MANIFEST} {err}") from None
     ort_runtime = _check_export(manifest.get("export"), specialists, source, fail)

@@ -93,7 +93,8 @@ def read_selection(block: Any, cores: Sequence[Sequence[float]]) -> tuple[float,
     and against the specialists' core ranges (in manifest order)."""
     if not isinstance(block, dict):
         raise SelectionError("has no 'selection'; re-export the bundle")
-    if block.get("rule") != RULE or block.get("rule_version") != RULE_VERSION:
+    version = block.get("rule_version")
+    if block.get("rule") != RULE or isinstance(version, bool) or version != RULE_VERSION:  # true == 1 in Python
         raise SelectionError(f"selection rule {block.get('rule')!r} version {block.get('rule_version')!r} is not "
                              f"supported (this SDK implements {RULE!r} version {RULE_VERSION}); update rawdenoise")
     boundaries = block.get("boundaries")

@@ -27,6 +27,7 @@ import tifffile
 
 from denoise.atomic import atomic_output
 from denoise.bundle import MANIFEST, BundleError, load_bundle, safe_relative_path
+from denoise.manifest import ort_runtime_compatible
 from denoise.cfa import BAYER_PATTERNS, pack_rggb, plane_of_pixel, to_rggb
 from denoise.noise import LOG_B_INTERCEPT, LOG_B_SLOPE, NoiseProfile, NoiseProfileError, log_linear_b
 from denoise import noise_estimate
@@ -349,7 +350,97 @@ def _manifest_variants() -> list[tuple[str, dict]]:
         ("file entry without digest", edit(lambda m: m["files"][first].pop("sha256"))),
         ("file entry with fractional size", edit(lambda m: m["files"][first].__setitem__(
             "bytes", float(m["files"][first]["bytes"])))),
+        ("file entry with negative size", edit(lambda m: m["files"][first].__setitem__("bytes", -1))),
+        ("file digest in upper case", edit(lambda m: m["files"][first].__setitem__(
+            "sha256", m["files"][first]["sha256"].upper()))),
+        *_io_variants(edit),
+        *_field_variants(edit, spec),
     ]
+
+
+def _io_variants(edit: Callable[[Callable[[dict], Any]], dict]) -> list[tuple[str, dict]]:
+    """Types and ranges of every ``io`` field (the base has stride 8, tile 256, overlap 32)."""
+    def io(key: str, value: Any) -> dict:
+        return edit(lambda m: m["io"].__setitem__(key, value))
+
+    return [
+        ("stride true", io("stride", True)), ("stride beyond a Java int", io("stride", 2**31)),
+        ("tile a string", io("tile", "abc")), ("tile negative", io("tile", -5)), ("tile fractional", io("tile", 256.5)),
+        ("tile true", io("tile", True)), ("tile as 256.0", io("tile", 256.0)), ("tile zero", io("tile", 0)),
+        ("tile null", io("tile", None)), ("tile not a multiple of the stride", io("tile", 100)),
+        ("tile beyond a Java int", io("tile", 2**32)),
+        ("overlap negative", io("overlap", -8)), ("overlap as 32.0", io("overlap", 32.0)),
+        ("overlap a string", io("overlap", "32")), ("overlap equal to the tile", io("overlap", 256)),
+        ("overlap not a multiple of the stride", io("overlap", 12)),
+        ("valid overlap zero", io("overlap", 0)),
+        ("valid overlap without tile", edit(lambda m: m["io"].pop("tile"))),
+        ("valid Core ML tiles", io("coreml_tiles", [[256, 256], [128, 64]])),
+        ("Core ML tile off the stride", io("coreml_tiles", [[250, 256]])),
+        ("Core ML tiles empty", io("coreml_tiles", [])), ("Core ML tile of one side", io("coreml_tiles", [[256]])),
+        ("cfa not a string", io("cfa", 3)), ("normalization not a string", io("normalization", ["x"])),
+        ("inputs renamed", edit(lambda m: m["io"]["inputs"][1].__setitem__("name", "sigma"))),
+        ("output renamed", edit(lambda m: m["io"]["outputs"][0].__setitem__("name", "output_0"))),
+        ("inputs not a list", io("inputs", {"name": "noisy"})),
+    ]
+
+
+def _field_variants(edit: Callable[[Callable[[dict], Any]], dict],
+                    spec: Callable[[int, str, Any], Callable[[dict], Any]]) -> list[tuple[str, dict]]:
+    """The other fields: versions, selection, formats, quality, the INT8 budget, the ORT runtime."""
+    measured = {"onnx": {"psnr_db": None, "max_abs": 0.0, "psnr_drop_db": 0.0},
+                "int8": {"psnr_db": 61.5, "max_abs": 0.02, "psnr_drop_db": 0.12}}
+    ort = {"runtime_version": "1.20.0", "optimization_level": "all"}
+
+    def with_quality(budget: Any, quality: dict = measured) -> Callable[[dict], Any]:
+        def change(m: dict) -> None:
+            m["specialists"][0]["quality"] = copy.deepcopy(quality)
+            m["export"] = {"formats": ["onnx", "int8"], "int8": {"max_drop_db": budget}}
+        return change
+
+    def with_ort(block: Any) -> Callable[[dict], Any]:
+        def change(m: dict) -> None:
+            m["specialists"][1]["files"]["ort"] = "models/mid.onnx"  # any listed file: only the contract matters
+            if block is not None:
+                m["export"] = {"ort": block}
+        return change
+
+    return [
+        ("schema_version true", edit(lambda m: m.__setitem__("schema_version", True))),
+        ("rule_version true", edit(lambda m: m["selection"].__setitem__("rule_version", True))),
+        ("sdk_version not a string", edit(lambda m: m.__setitem__("sdk_version", 1))),
+        ("noise_level not a string", edit(lambda m: m["selection"].__setitem__("noise_level", 0.5))),
+        ("a_range with true", edit(spec(0, "a_range", [True, 6e-4]))),
+        ("NaN in an unread field", edit(lambda m: m.__setitem__("validation", float("nan")))),
+        ("file of an unknown format", edit(spec(1, "files", {"onnx": "models/mid.onnx", "tflite": "models/mid.onnx"}))),
+        ("valid quality within the INT8 budget", edit(with_quality(0.15))),
+        ("valid quality without an INT8 budget", edit(with_quality(None))),
+        ("INT8 over the budget", edit(with_quality(0.1))),
+        ("INT8 budget negative", edit(with_quality(-0.1))),
+        ("INT8 budget a string", edit(with_quality("0.15"))),
+        ("quality of a format without a file", edit(with_quality(0.15, {**measured, "fp16": measured["onnx"]}))),
+        ("quality drop a string", edit(with_quality(0.15, {"int8": {**measured["int8"], "psnr_drop_db": "0.1"}}))),
+        ("quality max_abs negative", edit(with_quality(0.15, {"int8": {**measured["int8"], "max_abs": -1.0}}))),
+        ("quality not an object", edit(spec(0, "quality", ["int8"]))),
+        ("valid quality null", edit(spec(0, "quality", None))),
+        ("export formats unknown", edit(lambda m: m.__setitem__("export", {"formats": ["onnx", "tflite"]}))),
+        ("export not an object", edit(lambda m: m.__setitem__("export", "onnx"))),
+        ("valid ORT file with its runtime", edit(with_ort(ort))),
+        ("ORT file without its runtime", edit(with_ort(None))),
+        ("ORT runtime of two numbers", edit(with_ort({**ort, "runtime_version": "1.20"}))),
+        ("ORT runtime with a prefix", edit(with_ort({**ort, "runtime_version": "v1.20.0"}))),
+        ("ORT runtime a number", edit(with_ort({**ort, "runtime_version": 1.2}))),
+        ("ORT runtime with a trailing newline", edit(with_ort({**ort, "runtime_version": "1.20.0\n"}))),
+        ("ORT optimization level unknown", edit(with_ort({**ort, "optimization_level": "max"}))),
+        ("ORT optimization level missing", edit(with_ort({"runtime_version": "1.20.0"}))),
+    ]
+
+
+def ort_runtime_vectors() -> list[dict]:
+    """Which app runtimes load ORT files written by which version (:func:`denoise.manifest.ort_runtime_compatible`)."""
+    pairs = [("1.20.0", "1.20.0"), ("1.20.0", "1.20.1"), ("1.20.1", "1.20.0"), ("1.20.0", "1.22.0"),
+             ("1.32.0", "1.20.0"), ("1.20.0", "2.0.0"), ("2.1.0", "2.0.9"), ("1.20", "1.20.0"), ("1.20.0", "abc")]
+    return [{"made_for": made, "runtime": runtime, "compatible": ort_runtime_compatible(made, runtime)}
+            for made, runtime in pairs]
 
 
 def bundle_vectors(out_dir: Path) -> tuple[list[Path], dict]:
@@ -386,7 +477,7 @@ def bundle_vectors(out_dir: Path) -> tuple[list[Path], dict]:
     paths = [{"path": p, "safe": safe_relative_path(p)}
              for p in ("a.onnx", "models/a.onnx", "./models//a.onnx", "models/", "m:odel/a", "models/c:d", "", "/abs",
                        "../up", "a/../../b", "a/..", "C:/x", "a\\b", "a\x00b", ".", "./", "..")]
-    return written, {"cases": cases, "selections": selections, "paths": paths}
+    return written, {"cases": cases, "selections": selections, "paths": paths, "ort_runtimes": ort_runtime_vectors()}
 
 
 # ----------------------------------------------------------------------------- DNG fixtures

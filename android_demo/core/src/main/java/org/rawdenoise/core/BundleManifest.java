@@ -514,7 +514,7 @@ public final class BundleManifest {
             throw fail("export.ort.runtime_version must be a version like '1.20.0', got " + show(version));
         }
         Object level = ((Map<?, ?>) ort).get("optimization_level");
-        if (!ORT_OPTIMIZATION_LEVELS.contains(level)) {
+        if (!(level instanceof String) || !ORT_OPTIMIZATION_LEVELS.contains(level)) {
             throw fail("export.ort.optimization_level must be one of " + String.join(", ", ORT_OPTIMIZATION_LEVELS)
                     + ", got " + show(level));
         }
@@ -557,8 +557,22 @@ public final class BundleManifest {
         return new BundleFormatException(source + ": " + MANIFEST + " " + what + "; re-export the bundle");
     }
 
+    /** A value as the messages show it; control characters escaped so every message stays one line. */
     private static String show(Object value) {
-        return value instanceof String ? "'" + value + "'" : String.valueOf(value);
+        if (!(value instanceof String)) {
+            return String.valueOf(value);
+        }
+        StringBuilder out = new StringBuilder("'");
+        for (char c : ((String) value).toCharArray()) {
+            if (c == '\\') {
+                out.append("\\\\");
+            } else if (c < 0x20 || c == 0x7f) {
+                out.append(String.format("\\x%02x", (int) c));
+            } else {
+                out.append(c);
+            }
+        }
+        return out.append('\'').toString();
     }
 
     private static String stripTrailingSlashes(String s) {

@@ -118,6 +118,44 @@ public class BundleManifestGoldenTest {
     }
 
     @Test
+    public void ortRuntimeCompatibilityFollowsThePythonRule() {
+        for (Map<String, Object> c : Golden.cases(golden, "ort_runtimes")) {
+            String madeFor = Json.asString(c.get("made_for"), "made_for");
+            String runtime = Json.asString(c.get("runtime"), "runtime");
+            assertEquals(madeFor + " in " + runtime, Json.asBoolean(c.get("compatible"), "compatible"),
+                    BundleManifest.ortRuntimeCompatible(madeFor, runtime));
+        }
+    }
+
+    @Test
+    public void ortFilesForANewerRuntimeAreRefusedBeforeAnySession() {
+        String text = null;
+        for (Map<String, Object> c : Golden.cases(golden, "cases")) {
+            if (Json.asString(c.get("name"), "name").equals("valid ORT file with its runtime")) {
+                text = Json.asString(c.get("manifest_text"), "manifest_text");
+            }
+        }
+        assertNotNull("golden case 'valid ORT file with its runtime' is missing", text);
+        BundleManifest m = BundleManifest.parse(text, "assets/bundle");
+        assertEquals("1.20.0", m.ortRuntimeVersion);
+        assertEquals("all", m.ortOptimizationLevel);
+        m.requireOrtRuntime("1.20.0");
+        m.requireOrtRuntime("1.21.1");
+        try {
+            m.requireOrtRuntime("1.19.2");
+            fail("an app on ONNX Runtime 1.19.2 accepted ORT files written by 1.20.0");
+        } catch (BundleFormatException e) {
+            assertEquals("assets/bundle: its ORT files were written for ONNX Runtime 1.20.0, which this app's ONNX "
+                    + "Runtime 1.19.2 cannot load; re-export the bundle with 'denoise export … --ort-runtime 1.19.2'",
+                    e.getMessage());
+        }
+        BundleManifest withoutOrt = BundleManifest.parse(
+                Json.asString(Golden.cases(golden, "cases").get(0).get("manifest_text"), "manifest_text"), "b");
+        assertEquals(null, withoutOrt.ortRuntimeVersion);
+        withoutOrt.requireOrtRuntime("1.0.0");
+    }
+
+    @Test
     public void safePathsFollowThePythonRule() {
         for (Map<String, Object> c : Golden.cases(golden, "paths")) {
             String path = Json.asString(c.get("path"), "path");

@@ -18,8 +18,10 @@ import java.io.IOException
 import java.text.SimpleDateFormat
 import java.util.Date
 import java.util.Locale
+import java.util.concurrent.CancellationException
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
+import java.util.concurrent.TimeUnit
 
 /**
  * Open a DNG (Storage Access Framework) or capture one RAW frame, denoise it with the bundle in the
@@ -38,6 +40,7 @@ class MainActivity : Activity() {
     private val worker: ExecutorService = Executors.newSingleThreadExecutor()
     private var bundle: DenoiserBundle? = null
     private var outcome: DenoiseOutcome? = null
+    @Volatile private var destroyed = false
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
@@ -61,8 +64,15 @@ class MainActivity : Activity() {
     }
 
     override fun onDestroy() {
-        worker.shutdownNow()
-        bundle?.close()
+        destroyed = true // a running denoise stops at its next tile (see denoise())
+        worker.shutdownNow() // queued work never starts
+        val loaded = bundle
+        bundle = null
+        // Never close an ONNX Runtime session under a running tile: close once the worker is idle.
+        // A worker still busy after the wait keeps its sessions until the process ends.
+        Thread({
+            if (worker.awaitTermination(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS)) loaded?.close()
+        }, "close-bundle").start()
         super.onDestroy()
     }
 
@@ -136,6 +146,7 @@ class MainActivity : Activity() {
         background({
             val source = read()
             DenoiseJob.run(loaded, source.bytes, name, source.cameraProfile) { done, total ->
+                if (destroyed) throw CancellationException("$name: stopped, the app was closed")
                 runOnUiThread {
                     progress.isIndeterminate = false
                     progress.max = total
@@ -231,5 +242,6 @@ class MainActivity : Activity() {
         const val REQUEST_OPEN = 1
         const val REQUEST_SAVE = 2
         const val REQUEST_CAMERA = 3
+        const val CLOSE_WAIT_SECONDS = 30L
     }
 }

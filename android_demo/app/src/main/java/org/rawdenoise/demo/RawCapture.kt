@@ -77,13 +77,37 @@ class RawCapture(private val context: Context) {
         }
     }
 
-    /** Stream to the reader briefly so auto-exposure and white balance converge before the still. */
+    /**
+     * Stream to the reader until the capture results say auto-exposure has converged (or is locked,
+     * or flash is required — the still cannot do better then), so the still is exposed as the camera
+     * intends. Devices without AE report no state: their first result ends the wait. A camera that
+     * does not converge within [SETTLE_LIMIT_SECONDS] (a very dark scene, a slow RAW stream) gets its
+     * still taken as exposed by then.
+     */
     private fun settleExposure(device: CameraDevice, session: CameraCaptureSession, reader: ImageReader, handler: Handler) {
         reader.setOnImageAvailableListener({ r -> r.acquireLatestImage()?.close() }, handler)
         val preview = device.createCaptureRequest(CameraDevice.TEMPLATE_PREVIEW).apply { addTarget(reader.surface) }
-        session.setRepeatingRequest(preview.build(), null, handler)
-        Thread.sleep(SETTLE_MILLIS)
-        session.stopRepeating()
+        val settled = CompletableFuture<Unit>()
+        session.setRepeatingRequest(preview.build(), object : CameraCaptureSession.CaptureCallback() {
+            override fun onCaptureCompleted(s: CameraCaptureSession, r: CaptureRequest, result: TotalCaptureResult) {
+                if (aeSettled(result.get(CaptureResult.CONTROL_AE_STATE))) {
+                    settled.complete(Unit)
+                }
+            }
+        }, handler)
+        try {
+            settled.get(SETTLE_LIMIT_SECONDS, TimeUnit.SECONDS)
+        } catch (e: java.util.concurrent.TimeoutException) {
+            // not converged in time: the still below is taken with the exposure reached so far
+        } finally {
+            session.stopRepeating()
+        }
+    }
+
+    private fun aeSettled(state: Int?): Boolean = when (state) {
+        null, CaptureResult.CONTROL_AE_STATE_CONVERGED, CaptureResult.CONTROL_AE_STATE_LOCKED,
+        CaptureResult.CONTROL_AE_STATE_FLASH_REQUIRED -> true
+        else -> false
     }
 
     private fun captureStill(
@@ -207,7 +231,7 @@ class RawCapture(private val context: Context) {
 
     private companion object {
         const val READER_IMAGES = 4
-        const val SETTLE_MILLIS = 600L
+        const val SETTLE_LIMIT_SECONDS = 3L
         const val TIMEOUT_SECONDS = 5L
     }
 }

@@ -55,7 +55,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
         return removed
     for tmp in candidates:
         pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
-        if pid.isdigit() and not _running(int(pid)):
+        if pid.isdigit() and not process_running(int(pid)):
             try:
                 tmp.unlink()
                 removed.append(tmp)
@@ -68,7 +68,7 @@ def _glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
     """Whether process ``pid`` runs on this machine (True when that cannot be told)."""
     if pid == os.getpid() or os.name != "posix":  # on Windows os.kill would terminate the process
         return True

@@ -10,8 +10,9 @@ A bundle is a folder holding ``manifest.json`` and the model files it lists::
 
 Nothing is trusted before it is checked: the schema and its version, the selector (K-1 ascending
 boundaries that match the specialists' core ranges), and the size and SHA-256 of every listed
-file. A ``.zip`` is unpacked into a content-addressed cache after refusing members that would
-land outside it (absolute paths, ``..``, symlinks). Every refusal is a one-line
+file. A ``.zip`` is unpacked into a content-addressed cache: only the members its manifest lists,
+after checking their sizes and refusing encrypted archives and members that would land outside
+the cache (absolute paths, ``..``, symlinks); a refused archive leaves nothing there. Every refusal is a one-line
 :class:`BundleError` naming the bundle. The writer lives in ``export/bundle.py``.
 """
 from __future__ import annotations
@@ -23,10 +24,12 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .atomic import process_running
 from .backends import BACKENDS
 from .noise import NoiseProfile
 from .manifest import (MANIFEST, ORT_FORMATS, BundleError, Specialist, check_manifest, ort_runtime_compatible,
@@ -164,7 +167,10 @@ def default_cache_dir() -> Path:
 
 
 def load_bundle(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Bundle:
-    """Open a bundle folder or ``.zip`` (unpacked into ``cache_dir``) and verify all of it."""
+    """Open a bundle folder or ``.zip`` (unpacked into ``cache_dir``) and verify all of it.
+
+    A zip that fails verification does not stay in the cache.
+    """
     source = Path(path)
     if source.is_dir():
         return _verified(source, source)
@@ -173,11 +179,19 @@ def load_bundle(path: str | os.PathLike, cache_dir: str | os.PathLike | None = N
     if not zipfile.is_zipfile(source):
         raise BundleError(f"{source}: not a bundle (expected a folder with {MANIFEST} or a .zip of one)")
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    root = _unpack(source, cache)
+    target = cache / f"{source.stem}-{sha256_file(source)[:16]}"
+    cached = target.is_dir()
     try:
-        return _verified(root, source)
-    except BundleError:  # the cached copy may have been altered since it was unpacked: unpack afresh once
-        return _verified(_unpack(source, cache, refresh=True), source)
+        return _verified(_unpack(source, target), source)
+    except BundleError:
+        shutil.rmtree(target, ignore_errors=True)
+        if not cached:
+            raise
+    try:  # the cached copy may have been altered since it was unpacked: unpack afresh once
+        return _verified(_unpack(source, target), source)
+    except BundleError:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
 
 
 def _verified(root: Path, source: Path) -> Bundle:
@@ -188,29 +202,44 @@ def _verified(root: Path, source: Path) -> Bundle:
                   boundaries=checked.boundaries)
 
 
-def _unpack(zip_path: Path, cache_root: Path, refresh: bool = False) -> Path:
-    """Unpack ``zip_path`` once into ``cache_root/<name>-<sha256 prefix>``; return the bundle folder."""
-    target = cache_root / f"{zip_path.stem}-{sha256_file(zip_path)[:16]}"
-    if refresh:
-        shutil.rmtree(target, ignore_errors=True)
+# Caps on what a zipped bundle may unpack to: a shipped bundle is a few MB, the largest
+# multi-format bundles a few hundred.
+MAX_UNPACKED_BYTES = 4 << 30
+MAX_MANIFEST_BYTES = 16 << 20
+_UNPACK_PREFIX = ".unpack-"
+
+
+def _unpack(zip_path: Path, target: Path) -> Path:
+    """Unpack ``zip_path`` into the cache folder ``target`` unless it is there; return the bundle folder.
+
+    Only the manifest and the files it lists are unpacked, after the manifest passed its schema
+    check and every listed member was found with the size the manifest gives, within
+    MAX_UNPACKED_BYTES in all and the free space of the cache. The work happens in a temporary
+    folder renamed into place, removed on any failure; those of killed runs are removed first.
+    """
     if not target.is_dir():
         try:
-            cache_root.mkdir(parents=True, exist_ok=True)
-            work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache_root))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _remove_dead_unpacks(target.parent)
+            work = Path(tempfile.mkdtemp(prefix=f"{_UNPACK_PREFIX}{os.getpid()}-", dir=target.parent))
         except OSError as err:
-            raise BundleError(f"{zip_path}: cannot unpack into {cache_root} ({err.strerror}); "
+            raise BundleError(f"{zip_path}: cannot unpack into {target.parent} ({err.strerror}); "
                               "set RAWDENOISE_CACHE to a writable folder") from None
         try:
             with zipfile.ZipFile(zip_path) as archive:
-                for member in archive.infolist():
+                for member in _members_to_unpack(archive, zip_path, target.parent):
                     _extract_member(archive, member, work, zip_path)
             try:
                 os.replace(work, target)
             except OSError:
                 if not target.is_dir():  # another process did not just unpack the same archive
                     raise
-        except zipfile.BadZipFile as err:
-            raise BundleError(f"{zip_path}: damaged zip archive ({err}); re-download or re-export the bundle") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as err:
+            raise BundleError(f"{zip_path}: damaged or unsupported zip archive ({err}); re-download or re-export "
+                              "the bundle") from None
+        except OSError as err:
+            raise BundleError(f"{zip_path}: cannot unpack into {target.parent} ({err.strerror or err}); free space "
+                              "or set RAWDENOISE_CACHE to another folder") from None
         finally:
             shutil.rmtree(work, ignore_errors=True)
     if (target / MANIFEST).is_file():
@@ -221,23 +250,84 @@ def _unpack(zip_path: Path, cache_root: Path, refresh: bool = False) -> Path:
     raise BundleError(f"{zip_path}: no {MANIFEST} at the top of the archive (or in a single top folder)")
 
 
-def _extract_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, root: Path, zip_path: Path) -> None:
+def _members_to_unpack(archive: zipfile.ZipFile, zip_path: Path, cache: Path) -> list[zipfile.ZipInfo]:
+    """The manifest member and the members it lists, checked before a byte is written."""
+    members = archive.infolist()
+    if any(m.flag_bits & 0x1 for m in members):
+        raise BundleError(f"{zip_path}: the archive is encrypted; bundles are plain zip files, re-export it with "
+                          "'denoise export ... --zip'")
+    for member in members:  # a hostile name anywhere is reason enough to distrust the whole archive
+        _check_member_name(member, zip_path)
+    by_name = {m.filename: m for m in members}
+    tops = {m.filename.split("/", 1)[0] + "/" for m in members if m.filename.endswith("/" + MANIFEST)
+            and m.filename.count("/") == 1}
+    prefix = "" if MANIFEST in by_name else (tops.pop() if len(tops) == 1 else None)
+    if prefix is None:
+        raise BundleError(f"{zip_path}: no {MANIFEST} at the top of the archive (or in a single top folder)")
+    manifest_member = by_name[prefix + MANIFEST]
+    if manifest_member.file_size > MAX_MANIFEST_BYTES:
+        raise BundleError(f"{zip_path}: its {MANIFEST} claims {manifest_member.file_size} bytes; refusing it")
+    try:
+        manifest = json.loads(archive.read(manifest_member).decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise BundleError(f"{zip_path}: {MANIFEST} is not UTF-8 text; re-export the bundle") from None
+    except json.JSONDecodeError as err:
+        raise BundleError(f"{zip_path}: {MANIFEST} is not valid JSON (line {err.lineno}: {err.msg}); "
+                          "re-export the bundle") from None
+    check_manifest(manifest, zip_path)
+    chosen, total = [manifest_member], manifest_member.file_size
+    for rel, info in manifest["files"].items():
+        member = by_name.get(prefix + rel)
+        if member is None or member.is_dir():
+            raise BundleError(f"{zip_path}: file {rel!r} listed in {MANIFEST} is not in the archive; the bundle is "
+                              "incomplete, re-download or re-export it")
+        if member.file_size != info["bytes"]:
+            raise BundleError(f"{zip_path}: member {rel!r} has {member.file_size} bytes but {MANIFEST} says "
+                              f"{info['bytes']}; re-download or re-export the bundle")
+        chosen.append(member)
+        total += member.file_size
+    if total > MAX_UNPACKED_BYTES:
+        raise BundleError(f"{zip_path}: would unpack {total} bytes, more than the {MAX_UNPACKED_BYTES} a bundle may "
+                          "hold; refusing it")
+    free = shutil.disk_usage(cache).free
+    if total > free:
+        raise BundleError(f"{zip_path}: needs {total} bytes in {cache} but only {free} are free; free space or set "
+                          "RAWDENOISE_CACHE to another folder")
+    return chosen
+
+
+def _remove_dead_unpacks(cache: Path) -> None:
+    """Delete unpack folders left in ``cache`` by processes that were killed mid-unpack."""
+    for folder in cache.glob(f"{_UNPACK_PREFIX}*"):
+        pid = folder.name[len(_UNPACK_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not process_running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _check_member_name(member: zipfile.ZipInfo, zip_path: Path) -> None:
     name = member.filename
-    mode = member.external_attr >> 16
-    if stat.S_ISLNK(mode):
+    if stat.S_ISLNK(member.external_attr >> 16):
         raise BundleError(f"{zip_path}: refusing symlink member {name!r}; a bundle holds plain files only")
     if not safe_relative_path(name.rstrip("/")):
         raise BundleError(f"{zip_path}: refusing member {name!r} that would unpack outside the bundle folder")
+
+
+def _extract_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, root: Path, zip_path: Path) -> None:
+    name = member.filename
+    _check_member_name(member, zip_path)
     dest = (root / name).resolve()
     if not dest.is_relative_to(root.resolve()):
         raise BundleError(f"{zip_path}: refusing member {name!r} that would unpack outside the bundle folder")
-    if member.is_dir():
-        dest.mkdir(parents=True, exist_ok=True)
-        return
     dest.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
     try:
         with archive.open(member) as src, open(dest, "xb") as dst:
-            shutil.copyfileobj(src, dst)
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                written += len(chunk)
+                if written > member.file_size:
+                    raise BundleError(f"{zip_path}: member {name!r} unpacks to more than the {member.file_size} "
+                                      "bytes it declares; refusing it")
+                dst.write(chunk)
     except FileExistsError:
         raise BundleError(f"{zip_path}: member {name!r} appears twice in the archive; refusing it") from None
 

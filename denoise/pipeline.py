@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from .cfa import pack_rggb, to_rggb, unpack_rggb
 from .errors import ModelOutputError
 from .noise import NoiseProfile
 from .raw import RawImage
@@ -81,24 +82,32 @@ def model_from_bundle(path: str | os.PathLike | None = None, backend: str = "onn
                  overlap=int(io.get("overlap", DEFAULT_OVERLAP)))
 
 
-def denoise_raw(raw: RawImage, model: Model, profile: NoiseProfile, tile: int | None = None,
-                overlap: int | None = None, batch: int | None = None,
-                progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, str]:
-    """Denoised normalized mosaic in the file's own phase and size, and the specialist's name.
+def denoise_mosaic(mosaic: np.ndarray, pattern: str, model: Model, profile: NoiseProfile, tile: int | None = None,
+                   overlap: int | None = None, batch: int | None = None,
+                   progress: Callable[[int, int], None] | None = None, where: str = "mosaic") -> tuple[np.ndarray, str]:
+    """Denoised (H, W) normalized mosaic in the input's own Bayer phase and size, and the specialist's name.
 
-    ``batch`` (windows per model call) defaults to what the chosen runner prefers.
+    ``batch`` (windows per model call) defaults to what the chosen runner prefers; ``where`` names
+    the input in errors.
     """
     from .tiling import denoise_planes
 
     runner, chosen = model.runner_for(profile)
-    planes, canonical = raw.canonical_planes()
-    out = denoise_planes(runner, planes, profile.as_vector(), model.tile if tile is None else tile,
+    rggb, canonical = to_rggb(np.asarray(mosaic, dtype=np.float32), pattern)
+    out = denoise_planes(runner, pack_rggb(rggb), profile.as_vector(), model.tile if tile is None else tile,
                          model.overlap if overlap is None else overlap, batch, progress)
     if not np.isfinite(out).all():
         bad = int(np.size(out) - np.count_nonzero(np.isfinite(out)))
-        raise ModelOutputError(f"{raw.path}: the model ({chosen}) returned {bad} NaN or infinite values for noise "
+        raise ModelOutputError(f"{where}: the model ({chosen}) returned {bad} NaN or infinite values for noise "
                                f"{profile}; nothing was written (check the noise parameters, or try another model)")
-    return raw.restore_mosaic(out, canonical), chosen
+    return canonical.to_original(unpack_rggb(out)), chosen
+
+
+def denoise_raw(raw: RawImage, model: Model, profile: NoiseProfile, tile: int | None = None,
+                overlap: int | None = None, batch: int | None = None,
+                progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, str]:
+    """:func:`denoise_mosaic` of a file read by :func:`denoise.raw.read_raw`."""
+    return denoise_mosaic(raw.mosaic, raw.pattern, model, profile, tile, overlap, batch, progress, str(raw.path))
 
 
 @dataclass

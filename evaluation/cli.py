@@ -34,6 +34,13 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def _labelled(text: str) -> tuple[str, str]:
+    label, sep, path = text.partition("=")
+    if not (sep and label.strip() and path.strip()):
+        raise argparse.ArgumentTypeError(f"expected LABEL=FILE, got {text!r}")
+    return label.strip(), path.strip()
+
+
 def _frame(text: str) -> tuple[int, int]:
     try:
         w, h = (int(t) for t in text.lower().split("x"))
@@ -96,12 +103,26 @@ def _eval_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_startup(args: argparse.Namespace) -> int:
+    from .startup import run_startup_bench
+
+    data = run_startup_bench(args.out, args.bundle, args.backend, args.frame, args.repeats, _command_line(),
+                             say=(lambda message: None) if args.quiet else print)
+    for row in data["rows"]:
+        print(f"{row['name']}: median {row['median_s']:.2f} s (min {row['min_s']:.2f}, max {row['max_s']:.2f}), "
+              f"peak {row['peak_rss_mb']:.0f} MB")
+    print(f"results: {args.out}")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from .cost import run_cost_bench
 
     data = run_cost_bench(args.model, args.onnx_fp32, args.onnx_int8, args.out, frame=args.frame,
                           tile=args.tile, overlap=args.overlap, warmup=args.warmup, repeats=args.repeats,
-                          e2e=not args.no_e2e, progress=not args.quiet, command=_command_line())
+                          e2e=not args.no_e2e, progress=not args.quiet, command=_command_line(),
+                          onnx=args.onnx, threads=args.threads, optimization=args.graph_opt, torch=not args.no_torch,
+                          note=args.note)
     for row in data["backends"]:
         e2e = row.get("e2e")
         tail = f", end to end {e2e['median_s']:.2f} s, peak {e2e['peak_rss_mb']:.0f} MB" if e2e else ""
@@ -111,7 +132,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def add_eval_command(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``eval {dnd,synth,residual,runs,report}`` on the ``denoise`` parser."""
+    """Register ``eval {dnd,synth,residual,runs,report,startup}`` on the ``denoise`` parser."""
     ev = subparsers.add_parser("eval", description="Evaluate denoisers.")
     sub = ev.add_subparsers(dest="eval_command", required=True, metavar="EVAL")
 
@@ -164,6 +185,17 @@ def add_eval_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to write")
     p.set_defaults(func=_eval_report)
 
+    p = _add(sub, "startup", "time fresh processes: import denoise, denoise --help, denoise run on a 12 MP DNG",
+             "denoise eval startup --out benchmarks/results/startup.json")
+    p.add_argument("--bundle", help="bundle to run (default: the shipped one)")
+    p.add_argument("--backend", default="onnx", choices=BACKENDS, help="bundle format to run (default onnx)")
+    p.add_argument("--frame", type=_frame, default=FRAME_12MP,
+                   help=f"frame WIDTHxHEIGHT in Bayer pixels (default {FRAME_12MP[1]}x{FRAME_12MP[0]}, 12 MP)")
+    p.add_argument("--repeats", type=int, default=5, help="runs per command; the median is reported (default 5)")
+    p.add_argument("--out", default="benchmarks/results/startup.json", help="results JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=_eval_startup)
+
 
 def add_bench_command(subparsers: argparse._SubParsersAction) -> None:
     """Register ``bench`` (model cost) on the ``denoise`` parser."""
@@ -173,6 +205,13 @@ def add_bench_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="torch checkpoint (parameters and MACs are counted on it)")
     p.add_argument("--onnx-fp32", help="its fp32 ONNX export, to time with ONNX Runtime")
     p.add_argument("--onnx-int8", help="its INT8 ONNX export, to time with ONNX Runtime")
+    p.add_argument("--onnx", type=_labelled, action="append", default=[], metavar="LABEL=FILE",
+                   help="repeatable: another ONNX or ORT file to time (fp16, .ort, other INT8 layouts)")
+    p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: its own, one per core)")
+    p.add_argument("--graph-opt", choices=("disable", "basic", "extended", "all"),
+                   help="ONNX Runtime graph optimization level (default: its own, all)")
+    p.add_argument("--no-torch", action="store_true", help="leave the torch timing out")
+    p.add_argument("--note", default="", help="a remark printed under the results table (e.g. machine load)")
     p.add_argument("--frame", type=_frame, default=FRAME_12MP,
                    help=f"frame WIDTHxHEIGHT in Bayer pixels (default {FRAME_12MP[1]}x{FRAME_12MP[0]}, 12 MP)")
     p.add_argument("--tile", type=int, default=DEFAULT_TILE, help=f"tile size in packed pixels (default {DEFAULT_TILE})")

@@ -11,7 +11,7 @@ from pathlib import Path
 from denoise.atomic import atomic_output
 from .results import ResultsError, read_json
 
-_KIND_ORDER = ("synth", "training", "compare", "cost", "residual")
+_KIND_ORDER = ("synth", "training", "compare", "cost", "startup", "residual")
 _TRAINING_STEPS = (1000, 2000, 4000, 8000, 12000, 16000, 24000, 32000, 40000)
 
 
@@ -127,7 +127,9 @@ def _cost_section(data: dict, source: Path) -> list[str]:
              f"(torch matmul): {data['roofline_gflops']:.1f} GFLOP/s. Medians of {data['repeats']} runs after "
              f"{data['warmup']} warm-up; frame {w}×{h} through {data['tile']}-pixel tiles "
              f"(overlap {data['overlap']}). Target: 12 MP end to end ≤ {data['target_e2e_s']:.1f} s "
-             f"(judged only on frames of 12 MP or more; this frame: {w * h / 1e6:.3g} MP).",
+             f"(judged only on frames of 12 MP or more; this frame: {w * h / 1e6:.3g} MP)."
+             + (f" ONNX Runtime: {data.get('threads') or 'default'} intra-op threads, graph optimization "
+                f"{data.get('optimization') or 'default (all)'}." if data.get("threads") or data.get("optimization") else ""),
              "", "| backend | 512² tile (ms) | 512² MP/s | frame (s) | frame MP/s | end to end (s) | "
                  "read / denoise / write (s) | peak RSS (MB; above loaded model) | target |",
              "|---|---:|---:|---:|---:|---:|---|---:|---|"]
@@ -141,7 +143,7 @@ def _cost_section(data: dict, source: Path) -> list[str]:
         lines.append(f"| {row['backend']} | {_fmt(tile_ms, 1)} | {_fmt(tile.get('mp_per_s'))} | "
                      f"{_fmt(row['frame']['median_s'])} | {_fmt(row['frame']['mp_per_s'])} | "
                      f"{_fmt(e2e.get('median_s'))} | {stages} | {memory} | {verdict} |")
-    return lines + [""]
+    return lines + ["", data["note"], ""] if data.get("note") else lines + [""]
 
 
 def _residual_section(data: dict, source: Path) -> list[str]:
@@ -237,6 +239,21 @@ def _compare_section(data: dict, source: Path) -> list[str]:
     return lines
 
 
+def _startup_section(data: dict, source: Path) -> list[str]:
+    h, w = data["frame"]
+    before, after = (", ".join(f"{v:.1f}" for v in data[k]) for k in ("load_average_before", "load_average_after"))
+    lines = [*_provenance(data, source),
+             f"Fresh processes timed from launch to exit, median of {data['repeats']} runs (min–max beside it); "
+             f"`denoise run` reads a {w}×{h} DNG, denoises it with bundle {data['bundle']} ({data['backend']}) and "
+             f"writes a DNG. Load average (1, 5, 15 min) {before} before and {after} after: wall times on a "
+             "shared machine grow with it.", "",
+             "| process | wall (s) | min – max (s) | peak RSS (MB) |", "|---|---:|---|---:|"]
+    for row in data["rows"]:
+        lines.append(f"| `{row['name']}` | {row['median_s']:.2f} | {row['min_s']:.2f} – {row['max_s']:.2f} | "
+                     f"{row['peak_rss_mb']:.0f} |")
+    return lines + [""]
+
+
 def render_report(results_dir: str | os.PathLike, out_md: str | os.PathLike = "BENCHMARKS.md") -> Path:
     """Write ``out_md`` from every results JSON in ``results_dir``; returns its path."""
     results_dir, out_md = Path(results_dir), Path(out_md)
@@ -256,7 +273,7 @@ def render_report(results_dir: str | os.PathLike, out_md: str | os.PathLike = "B
              "edit the results, not this file.", ""]
     titles = {"synth": "## Quality with ground truth", "training": "## Training runs and ablations",
               "compare": "## Distillation strategies at equal budget",
-              "cost": "## Cost", "residual": "## Real noise, no ground truth"}
+              "cost": "## Cost", "startup": "## Runtime start-up", "residual": "## Real noise, no ground truth"}
     current = None
     for kind_index, _name, path, data in sorted(found, key=lambda t: (t[0], t[1])):
         kind = _KIND_ORDER[kind_index]
@@ -271,6 +288,8 @@ def render_report(results_dir: str | os.PathLike, out_md: str | os.PathLike = "B
             lines += _compare_section(data, path)
         elif kind == "cost":
             lines += _cost_section(data, path)
+        elif kind == "startup":
+            lines += _startup_section(data, path)
         else:
             lines += _residual_section(data, path)
     out_md.parent.mkdir(parents=True, exist_ok=True)

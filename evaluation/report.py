@@ -232,7 +232,7 @@ def _compare_section(data: dict, source: Path) -> list[str]:
         lines += ["#### Cost-aware student search: raw PSNR against MACs", "",
                   "| arm | MACs penalty | GMAC/MP | params | raw PSNR (dB) | Pareto-optimal |",
                   "|---|---:|---:|---:|---:|---|"]
-        lines += [f"| {p['arm']} | {_fmt(p.get('penalty_weight'))} | {p['macs_per_mp'] / 1e9:.3f} | {p['params']:,} | "
+        lines += [f"| {p['arm']}{' (shipped student)' if p.get('shipped') else ''} | {_fmt(p.get('penalty_weight'))} | {p['macs_per_mp'] / 1e9:.3f} | {p['params']:,} | "
                   f"{_pm(p['mean_raw_psnr'], p['std_mean_raw_psnr'])} | {'yes' if p['pareto'] else 'no'} |"
                   for p in data["pareto"]]
         lines.append("")
@@ -243,14 +243,15 @@ def _startup_section(data: dict, source: Path) -> list[str]:
     h, w = data["frame"]
     before, after = (", ".join(f"{v:.1f}" for v in data[k]) for k in ("load_average_before", "load_average_after"))
     lines = [*_provenance(data, source),
-             f"Fresh processes timed from launch to exit, median of {data['repeats']} runs (min–max beside it); "
+             f"Fresh processes timed from launch to exit, median of {data['repeats']} runs (min–max beside it, and "
+             "the CPU time the process itself used); "
              f"`denoise run` reads a {w}×{h} DNG, denoises it with bundle {data['bundle']} ({data['backend']}) and "
              f"writes a DNG. Load average (1, 5, 15 min) {before} before and {after} after: wall times on a "
              "shared machine grow with it.", "",
-             "| process | wall (s) | min – max (s) | peak RSS (MB) |", "|---|---:|---|---:|"]
+             "| process | wall (s) | min – max (s) | CPU user + system (s) | peak RSS (MB) |", "|---|---:|---|---:|---:|"]
     for row in data["rows"]:
         lines.append(f"| `{row['name']}` | {row['median_s']:.2f} | {row['min_s']:.2f} – {row['max_s']:.2f} | "
-                     f"{row['peak_rss_mb']:.0f} |")
+                     f"{row['cpu_s']:.2f} | {row['peak_rss_mb']:.0f} |")
     return lines + [""]
 
 

@@ -54,6 +54,7 @@ def test_compare_trains_every_arm_and_seed_and_reports_them(tmp_path, capsys):
     assert [g["teacher"] for g in gap] == ["small", "medium", "large"]
     assert gap[0]["params"] < gap[1]["params"] < gap[2]["params"]
     assert [p["arm"] for p in data["pareto"]] == ["feature_matching", "search-0"]
+    assert data["pareto"][0]["shipped"] and data["search_space_holds_shipped"]   # the base student ships
     assert (out / "search" / "penalty_0.json").is_file() and (out / "benchmark.json").is_file()
 
     md = render_report(out, tmp_path / "BENCHMARKS.md").read_text()
@@ -61,7 +62,7 @@ def test_compare_trains_every_arm_and_seed_and_reports_them(tmp_path, capsys):
     assert "## Distillation strategies at equal budget" in md
     assert re.search(r"\| eskd \| strategy \| \d+\.\d\d ± \d+\.\d\d \| \d+\.\d\d ± \d+\.\d\d \| "
                      r"\d+\.\d\d ± \d+\.\d\d \| [+-]\d+\.\d\d \| \d+\.\d\d \| \d+\.\d \|", md)
-    assert "| small | " in md and "| search-0 | 0.00 |" in md
+    assert "| small | " in md and "| search-0 | 0.00 |" in md and "| feature_matching (shipped student) |" in md
 
     stamp = (out / "runs" / "pixel" / "seed1" / "latest.pt").stat().st_mtime_ns
     assert main(args) == 2

@@ -157,7 +157,7 @@ def _finished(run_dir: Path) -> bool:
 
 def _search(spec: dict, out: Path) -> dict[str, dict]:
     """One student search per penalty weight (kept in ``search/`` so a resumed comparison reuses them)."""
-    from .strategies.student_search import search_student
+    from .strategies.student_search import search_space, search_student
 
     cfg = spec.get("student_search")
     if not cfg:
@@ -167,7 +167,7 @@ def _search(spec: dict, out: Path) -> dict[str, dict]:
         path = out / "search" / f"penalty_{float(weight):g}.json"
         if not path.is_file():
             recipe = deep_merge(spec["base_config"], {"loss": spec["arms"][spec["reference"]]["loss"]})
-            result = search_student(recipe, cfg["space"], float(weight), int(cfg["steps"]),
+            result = search_student(recipe, search_space(cfg["space"], recipe), float(weight), int(cfg["steps"]),
                                     float(cfg.get("arch_lr", 0.05)), cfg.get("tau", (5.0, 0.5)))
             write_json(path, result)
         found[f"search-{float(weight):g}"] = json.loads(path.read_text())
@@ -250,6 +250,34 @@ def pareto_flags(points: list[tuple[float, float]]) -> list[bool]:
     return [not any(c2 <= c and q2 >= q and (c2 < c or q2 > q) for c2, q2 in points) for c, q in points]
 
 
+def shipped_student(spec: dict) -> dict:
+    """``{arch, config}`` of the student that ships: ``student_search.shipped`` (a recipe), else the base recipe's."""
+    recipe = (spec.get("student_search") or {}).get("shipped")
+    model = load_recipe(recipe)["model"] if recipe else spec["base_config"]["model"]
+    return {"arch": model["arch"], "config": model.get("config", {})}
+
+
+def same_student(a: dict, b: dict) -> bool:
+    """Whether two ``{arch, config}`` models are the same network (a Feature-Align student equals its searched form)."""
+    from denoise.models.searched import searched_config
+
+    def form(model: dict) -> tuple[str, dict]:
+        try:
+            return "searched", searched_config(model["arch"], model.get("config", {}))
+        except ValueError:  # a model the search cannot express (the plain ablation, a teacher): as written
+            return model["arch"], build_model(model["arch"], **model.get("config", {})).config
+
+    return form(a) == form(b)
+
+
+def search_space_holds(spec: dict, model: dict) -> bool:
+    """Whether the comparison's search space can express ``model`` (the Pareto table's shipped point)."""
+    from .strategies.student_search import search_space, space_contains
+
+    return space_contains(search_space(spec["student_search"]["space"], spec["base_config"]), model["arch"],
+                          model["config"])
+
+
 def summarize(spec: dict, plan: dict, searched: dict, out: Path, bench: dict, command: str) -> dict:
     """The ``compare`` results document (rendered into BENCHMARKS.md by ``denoise eval report``)."""
     rows = []
@@ -283,10 +311,12 @@ def summarize(spec: dict, plan: dict, searched: dict, out: Path, bench: dict, co
                     "teacher_raw_psnr": float(np.mean(_per_level(bench, f"teacher:{teacher}", "raw_psnr"))),
                     "arm": arm_row["name"], "student_raw_psnr": arm_row["mean_raw_psnr"],
                     "student_std": arm_row["std_mean_raw_psnr"]})
-    front = [r for r in rows if r["group"] == "search" or r["name"] == spec["reference"]]
+    shipped = shipped_student(spec)
+    front = [r for r in rows if r["group"] == "search" or r["name"] == spec["reference"]]  # reference: base student
     flags = pareto_flags([(r["model"]["macs_per_mp"], r["mean_raw_psnr"]) for r in front]) if searched else []
     pareto = [{"arm": r["name"], "macs_per_mp": r["model"]["macs_per_mp"], "params": r["model"]["params"],
                "mean_raw_psnr": r["mean_raw_psnr"], "std_mean_raw_psnr": r["std_mean_raw_psnr"], "pareto": f,
+               "shipped": same_student(plan[r["name"]]["model"], shipped),
                **({"penalty_weight": searched[r["name"]]["penalty_weight"],
                    "search_wall_s": searched[r["name"]]["wall_s"]} if r["name"] in searched else {})}
               for r, f in zip(front, flags)]
@@ -296,7 +326,7 @@ def summarize(spec: dict, plan: dict, searched: dict, out: Path, bench: dict, co
             "benchmark": {"scenes": int(b["scenes"]), "size": int(b["size"]), "levels": bench["levels"],
                           "results": "benchmark.json"},
             "noisy_raw_psnr": _per_level(bench, "noisy", "raw_psnr"), "arms": rows, "capacity_gap": gap,
-            "pareto": pareto}
+            "pareto": pareto, **({"search_space_holds_shipped": search_space_holds(spec, shipped)} if searched else {})}
 
 
 def compare_from_cli(recipe: Path, out: Path | None, resume: bool, max_minutes: float | None, steps: int | None,

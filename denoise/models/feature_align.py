@@ -46,6 +46,15 @@ class FeatureAlign(nn.Module):
         return h * (1.0 + gb[:, : self.channels]) + gb[:, self.channels:]
 
 
+def make_stem(width: int, kernel: int, separable: bool) -> nn.Sequential:
+    """The stem from the 8 conditioning planes to ``width`` channels: a full k×k conv, or (``separable``)
+    k×k context on each input plane then a 1×1 mix, ~1/6 of a full 3×3 stem's MACs."""
+    if separable:
+        return nn.Sequential(nn.Conv2d(COND_CHANNELS, COND_CHANNELS, kernel, padding=kernel // 2, groups=COND_CHANNELS),
+                             nn.Conv2d(COND_CHANNELS, width, 1), act())
+    return nn.Sequential(nn.Conv2d(COND_CHANNELS, width, kernel, padding=kernel // 2), act())
+
+
 class FeatureAlignStudent(nn.Module):
     """U-shaped student on packed RGGB planes; input (N,4,h,w) + noise (N,8) → (N,4,h,w).
 
@@ -86,12 +95,7 @@ class FeatureAlignStudent(nn.Module):
         self.fa_start = levels - (fa_levels if fa_levels is not None else levels)
         if not 0 <= self.fa_start < levels:
             raise ValueError(f"fa_levels must be 1…{levels}, got {fa_levels}")
-        if separable_stem:  # k×k context on each input plane, then a 1×1 mix: ~1/6 of a full 3×3 stem's MACs
-            self.stem = nn.Sequential(
-                nn.Conv2d(COND_CHANNELS, COND_CHANNELS, stem_kernel, padding=stem_kernel // 2, groups=COND_CHANNELS),
-                nn.Conv2d(COND_CHANNELS, widths[0], 1), act())
-        else:
-            self.stem = nn.Sequential(nn.Conv2d(COND_CHANNELS, widths[0], stem_kernel, padding=stem_kernel // 2), act())
+        self.stem = make_stem(widths[0], stem_kernel, separable_stem)
         self.encoders = nn.ModuleList(nn.Sequential(*[SeparableResBlock(widths[i]) for _ in range(enc_blocks[i])])
                                       for i in range(levels))
         self.downs = nn.ModuleList(PoolDown(widths[i], widths[i + 1]) for i in range(levels - 1))

@@ -70,18 +70,45 @@ def make_block(op: str, channels: int) -> nn.Module:
 
 
 class SearchedStudent(FeatureAlignStudent):
-    """Feature-Align student with per-level block lists ``enc_ops`` (one per level) and ``dec_ops`` (one fewer)."""
+    """Feature-Align student with per-level block lists ``enc_ops`` (one per level) and ``dec_ops`` (one fewer).
+
+    The stem (``stem_kernel``, ``separable_stem``), the Feature-Align levels (``fa_levels``) and its
+    input (``fa_input``) are the Feature-Align student's options, so every such student is also a
+    searched one (see :func:`searched_config`).
+    """
 
     def __init__(self, widths: Sequence[int] = (16, 32, 64, 128),
                  enc_ops: Sequence[Sequence[str]] = ((), (), ("sep:1",), ("sep:1",)),
                  dec_ops: Sequence[Sequence[str]] = (("sep:1",), ("sep:1",), ("sep:1",)),
-                 fa_hidden: Sequence[int] = (8, 8, 8, 16), feature_align: bool = True) -> None:
+                 fa_hidden: Sequence[int] = (8, 8, 8, 16), feature_align: bool = True, stem_kernel: int | None = None,
+                 fa_levels: int | None = None, separable_stem: bool = False, fa_input: str = "normalized") -> None:
         enc_ops, dec_ops = [list(o) for o in enc_ops], [list(o) for o in dec_ops]
-        super().__init__(widths, [len(o) for o in enc_ops], [len(o) for o in dec_ops], fa_hidden, feature_align)
+        super().__init__(widths, [len(o) for o in enc_ops], [len(o) for o in dec_ops], fa_hidden, feature_align,
+                         stem_kernel, fa_levels, separable_stem, fa_input)
         widths = list(widths)
         self.encoders = nn.ModuleList(nn.Sequential(*[make_block(op, w) for op in ops])
                                       for w, ops in zip(widths, enc_ops))
         self.decoders = nn.ModuleList(nn.Sequential(*[make_block(op, w) for op in ops])
                                       for w, ops in zip(widths, dec_ops))
+        options = {k: v for k, v in self.config.items() if k in ("stem_kernel", "fa_levels", "separable_stem", "fa_input")}
         self.config = {"widths": widths, "enc_ops": enc_ops, "dec_ops": dec_ops, "fa_hidden": list(fa_hidden),
-                       "feature_align": feature_align}
+                       "feature_align": feature_align, **options}
+
+
+def searched_config(arch: str, config: dict) -> dict:
+    """The ``searched`` config, every option explicit, that builds the same network as a ``feature_align``
+    or ``searched`` model ``config`` (Feature-Align blocks are ``sep:1``): equal networks get equal
+    configs, so a Feature-Align student can be placed in a search space or beside searched students."""
+    if arch == "searched":
+        c = dict(SearchedStudent(**config).config)
+    elif arch == "feature_align":
+        c = dict(FeatureAlignStudent(**config).config)
+        c["enc_ops"] = [["sep:1"] * n for n in c.pop("enc_blocks")]
+        c["dec_ops"] = [["sep:1"] * n for n in c.pop("dec_blocks")]
+    else:
+        raise ValueError(f"only feature_align and searched students have a searched config, not {arch!r}")
+    fa = bool(c["feature_align"])
+    return {"widths": c["widths"], "enc_ops": c["enc_ops"], "dec_ops": c["dec_ops"], "fa_hidden": c["fa_hidden"],
+            "feature_align": fa, "stem_kernel": c.get("stem_kernel", 1 if fa else 3),
+            "separable_stem": c.get("separable_stem", False), "fa_levels": c.get("fa_levels", len(c["widths"])),
+            "fa_input": c.get("fa_input", "normalized")}

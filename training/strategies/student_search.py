@@ -1,16 +1,22 @@
-"""Cost-aware differentiable search of the student's blocks (the cost-sensitive search of AdaRec).
+"""Cost-aware differentiable search of the student (the cost-sensitive search of AdaRec).
 
-The supernet is the Feature-Align student's skeleton with searchable slots: every encoder and
-decoder slot mixes all candidate ops — ``skip``, depthwise-separable and full 3×3 residual
-blocks at several hidden-width multipliers (``sep:0.5``, ``full:1``…) — by Gumbel-softmax
-weights of learnable logits. The search alternates (first order) a weight step on training
-batches (pixel loss) and a logit step on a held-out batch (pixel loss + ``penalty_weight`` ×
-expected MACs / reference MACs). Expected MACs are exact for any hard choice: every op's cost
-at its slot's resolution is counted by torch's FLOP counter, the rest of the network (stem,
-Feature-Align, down/up, head) by counting the model that has no blocks, plus the Feature-Align
-head an encoder level gains when it keeps at least one block. The chosen student (argmax per
-slot, skips dropped) is a plain ``searched`` model: it is retrained from scratch and exported
-like any other.
+The supernet is the Feature-Align student's skeleton with searchable choices, each a set of
+learnable logits sampled by Gumbel-softmax: the stem (``1x1``, separable ``sep3x3`` or full
+``3x3``), how many of the deepest levels carry Feature-Align (``fa_levels``), and every encoder and
+decoder slot's block — ``skip`` or a depthwise-separable or full 3×3 residual block at a hidden-width
+multiplier (``sep:0.5``, ``full:1``…), so block counts are searched too. Width lists are searched
+by running one supernet per candidate list. The space therefore contains the Feature-Align
+students that ship (see :func:`space_contains`).
+
+The search alternates (first order) a weight step on training batches and a logit step on a
+held-out batch, both on the recipe's distillation objective — pixel loss plus its feature-matching
+and output-distillation terms, as AdaRec searches with the distillation loss — the logit step plus
+``penalty_weight`` × expected MACs / reference MACs. Expected MACs are exact for any hard choice:
+every candidate's cost at its resolution is counted by torch's FLOP counter, the rest of the network
+(down/up, head) by counting the model with no blocks and no Feature-Align, the Feature-Align of a
+level weighted by the probability that the level carries it (its encoder head also by the
+probability that the level keeps a block). The chosen student (argmax per choice, skips dropped)
+is a plain ``searched`` model: retrained from scratch and exported like any other.
 """
 from __future__ import annotations
 
@@ -22,13 +28,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from denoise.models import build_model, count_macs_per_megapixel, count_params
-from denoise.models.feature_align import FeatureAlignStudent
+from denoise.models.feature_align import COND_CHANNELS, FeatureAlign, FeatureAlignStudent, make_stem
 from denoise.models.searched import make_block
 
 from ..losses import PIXEL_LOSSES
-from .base import HELD_OUT_SEED_OFFSET, Batch, StrategyError, held_out_batch, sampler_from_config
+from . import LOSS_KEYS, build_loss_strategies
+from .base import HELD_OUT_SEED_OFFSET, Batch, StrategyContext, StrategyError, held_out_batch, sampler_from_config
 
 DEFAULT_OPS = ("skip", "sep:0.5", "sep:1", "full:0.5", "full:1")
+STEMS = {"1x1": (1, False), "sep3x3": (3, True), "3x3": (3, False)}  # name: (stem_kernel, separable_stem)
 COST_FRAME = 512  # Bayer pixels per side of the frame costs are counted on (as count_macs_per_megapixel)
 SEARCH_SEED_OFFSET = 104729
 
@@ -46,116 +54,274 @@ def candidate(op: str, channels: int) -> nn.Module:
     return nn.Identity() if op == "skip" else make_block(op, channels)
 
 
-class MixedBlock(nn.Module):
-    """One searchable slot: all candidate ops, mixed by Gumbel-softmax weights (argmax when not training)."""
+class Choice(nn.Module):
+    """Learnable logits over named options: Gumbel-softmax weights while training, one-hot argmax otherwise."""
 
-    def __init__(self, channels: int, ops: Sequence[str], size: int) -> None:
+    def __init__(self, names: Sequence[str]) -> None:
         super().__init__()
-        self.ops = list(ops)
-        self.candidates = nn.ModuleList(candidate(op, channels) for op in self.ops)
-        self.logits = nn.Parameter(torch.zeros(len(self.ops)))
-        self.register_buffer("costs", torch.tensor([module_macs_per_megapixel(c, channels, size)
-                                                    for c in self.candidates], dtype=torch.float64))
+        self.names = [str(n) for n in names]
+        if not self.names:
+            raise StrategyError("a search choice needs at least one option")
+        self.logits = nn.Parameter(torch.zeros(len(self.names)))
         self.tau = 1.0
         self.weights: Tensor | None = None
 
-    def forward(self, x: Tensor) -> Tensor:
+    def sample(self) -> Tensor:
         if self.training:
             self.weights = F.gumbel_softmax(self.logits, tau=self.tau)
         else:
-            self.weights = F.one_hot(self.logits.argmax(), len(self.ops)).to(self.logits)
-        out = self.weights[0] * self.candidates[0](x)
-        for w, op in zip(self.weights[1:], self.candidates[1:]):
+            self.weights = F.one_hot(self.logits.argmax(), len(self.names)).to(self.logits)
+        return self.weights
+
+    def choice(self) -> str:
+        return self.names[int(self.logits.argmax())]
+
+    def pick(self, name: str) -> None:
+        """Make ``name`` the hard choice (logits one-hot); a ValueError when it is not an option."""
+        if str(name) not in self.names:
+            raise ValueError(f"{name!r} is not one of {self.names}")
+        with torch.no_grad():
+            self.logits.fill_(-5.0)
+            self.logits[self.names.index(str(name))] = 5.0
+
+
+class MixedOp(Choice):
+    """One searchable position: all candidate modules (same input and output), mixed by the choice's weights."""
+
+    def __init__(self, names: Sequence[str], candidates: Sequence[nn.Module], channels: int, size: int) -> None:
+        super().__init__(names)
+        self.candidates = nn.ModuleList(candidates)
+        self.register_buffer("costs", torch.tensor([module_macs_per_megapixel(c, channels, size)
+                                                    for c in self.candidates], dtype=torch.float64))
+
+    def forward(self, x: Tensor) -> Tensor:
+        weights = self.sample()
+        out = weights[0] * self.candidates[0](x)
+        for w, op in zip(weights[1:], self.candidates[1:]):
             out = out + w * op(x)
         return out
 
-    def choice(self) -> str:
-        return self.ops[int(self.logits.argmax())]
+    def expected_cost(self) -> Tensor:
+        return (self.weights.double() * self.costs).sum()
+
+    def p(self, name: str) -> Tensor:
+        """Probability (weight) of option ``name`` under the last forward; 0 when it is not an option."""
+        return self.weights[self.names.index(name)].double() if name in self.names else self.weights.new_zeros((),
+                                                                                                      dtype=torch.float64)
+
+
+class GatedAlign(FeatureAlign):
+    """Feature-Align whose modulation is blended with the identity by ``gate`` (1: modulated, 0: untouched)."""
+
+    gate: Tensor | None = None
+
+    def modulate(self, h: Tensor, hidden: Tensor, point: int) -> Tensor:
+        return h + self.gate * (super().modulate(h, hidden, point) - h)
 
 
 class SearchSupernet(FeatureAlignStudent):
-    """The Feature-Align skeleton with ``enc_slots[i]`` / ``dec_slots[i]`` mixed slots per level."""
+    """The Feature-Align skeleton with a stem choice, a Feature-Align-levels choice and mixed block slots
+    (``enc_slots[i]`` / ``dec_slots[i]`` per level)."""
 
     def __init__(self, widths: Sequence[int], enc_slots: Sequence[int], dec_slots: Sequence[int],
-                 fa_hidden: Sequence[int], feature_align: bool = True, ops: Sequence[str] = DEFAULT_OPS) -> None:
-        super().__init__(widths, enc_slots, dec_slots, fa_hidden, feature_align)
+                 fa_hidden: Sequence[int], ops: Sequence[str] = DEFAULT_OPS, stems: Sequence[str] = tuple(STEMS),
+                 fa_levels: Sequence[int] | None = None, fa_input: str = "normalized") -> None:
+        super().__init__(widths, enc_slots, dec_slots, fa_hidden, True, fa_input=fa_input)
+        levels = len(widths)
+        fa_levels = list(fa_levels) if fa_levels is not None else list(range(1, levels + 1))
+        unknown = [s for s in stems if s not in STEMS]
+        if unknown or not all(1 <= int(k) <= levels for k in fa_levels):
+            raise StrategyError(f"search space: stems must be from {sorted(STEMS)} and fa_levels from 1…{levels}, "
+                                f"got {list(stems)} and {fa_levels}")
         for op in ops:
             candidate(op, 4)  # validates the op names early
         self.space = {"widths": list(widths), "enc_slots": list(enc_slots), "dec_slots": list(dec_slots),
-                      "fa_hidden": list(fa_hidden), "feature_align": feature_align, "ops": list(ops)}
+                      "fa_hidden": list(fa_hidden), "ops": list(ops), "stems": list(stems),
+                      "fa_levels": [int(k) for k in fa_levels], "fa_input": fa_input}
         packed = COST_FRAME // 2
-        self.encoders = nn.ModuleList(nn.Sequential(*[MixedBlock(w, ops, packed >> i) for _ in range(n)])
+        self.stem = MixedOp(stems, [make_stem(widths[0], *STEMS[s]) for s in stems], COND_CHANNELS, packed)
+        self.fa_choice = Choice([str(k) for k in fa_levels])
+        self.encoders = nn.ModuleList(nn.Sequential(*[MixedOp(ops, [candidate(op, w) for op in ops], w, packed >> i)
+                                                      for _ in range(n)])
                                       for i, (w, n) in enumerate(zip(widths, enc_slots)))
-        self.decoders = nn.ModuleList(nn.Sequential(*[MixedBlock(w, ops, packed >> i) for _ in range(n)])
+        self.decoders = nn.ModuleList(nn.Sequential(*[MixedOp(ops, [candidate(op, w) for op in ops], w, packed >> i)
+                                                      for _ in range(n)])
                                       for i, (w, n) in enumerate(zip(widths, dec_slots)))
-        self.fixed_macs = count_macs_per_megapixel(build_model("searched", **self._config([[]] * len(widths),
-                                                                                         [[]] * len(dec_slots))))
-        # Feature-Align head an encoder level (not the bottleneck, which always has one) gains with >= 1 block.
-        self.head_macs = [module_macs_per_megapixel(nn.Conv2d(fa_hidden[i], 2 * w, 1), fa_hidden[i], packed >> i)
-                          if feature_align and i < len(widths) - 1 else 0.0 for i, w in enumerate(widths)]
+        self.align = nn.ModuleDict({
+            str(i): GatedAlign(widths[i], fa_hidden[i], int(self._enc_point[i]) + int(i < levels - 1), 1 if i == 0 else 3)
+            for i in range(levels)})
+        plain = build_model("searched", widths=list(widths), enc_ops=[[]] * levels, dec_ops=[[]] * (levels - 1),
+                            fa_hidden=list(fa_hidden), feature_align=False, stem_kernel=1)
+        self.base_macs = count_macs_per_megapixel(plain) - module_macs_per_megapixel(plain.stem, COND_CHANNELS, packed)
+        # Feature-Align of level i: its hidden conv and decoder head; its encoder head where the level keeps a block
+        self.fa_macs = [module_macs_per_megapixel(self.align[str(i)].hidden, COND_CHANNELS, packed >> i)
+                        + (module_macs_per_megapixel(self.align[str(i)].heads[-1], fa_hidden[i], packed >> i)
+                           if i < levels - 1 else 0.0) for i in range(levels)]
+        self.enc_head_macs = [module_macs_per_megapixel(self.align[str(i)].heads[0], fa_hidden[i], packed >> i)
+                              if self._enc_point[i] else 0.0 for i in range(levels)]
 
-    def _config(self, enc_ops: list, dec_ops: list) -> dict:
-        s = self.space
-        return {"widths": s["widths"], "enc_ops": enc_ops, "dec_ops": dec_ops, "fa_hidden": s["fa_hidden"],
-                "feature_align": s["feature_align"]}
+    def forward(self, x: Tensor, noise: Tensor) -> Tensor:
+        weights = self.fa_choice.sample()
+        for i, gate in enumerate(self.fa_gates(weights)):
+            self.align[str(i)].gate = gate
+        return super().forward(x, noise)
 
-    def mixed_blocks(self) -> list[MixedBlock]:
-        return [m for m in self.modules() if isinstance(m, MixedBlock)]
+    def fa_gates(self, weights: Tensor) -> list[Tensor]:
+        """Per level, the probability that it carries Feature-Align (the deepest k levels for choice k)."""
+        levels = len(self.space["widths"])
+        return [sum((w for w, k in zip(weights, self.space["fa_levels"]) if i >= levels - k), weights.new_zeros(()))
+                for i in range(levels)]
+
+    def mixed_blocks(self) -> list[MixedOp]:
+        """The block slots, encoder levels first."""
+        return [m for side in (self.encoders, self.decoders) for level in side for m in level]
+
+    def choices(self) -> list[Choice]:
+        return [self.stem, self.fa_choice, *self.mixed_blocks()]
 
     def set_tau(self, tau: float) -> None:
-        for m in self.mixed_blocks():
+        for m in self.choices():
             m.tau = tau
 
     def expected_macs(self) -> Tensor:
-        """MACs per Bayer megapixel of the network under the last forward's op weights (exact when one-hot)."""
-        total = torch.tensor(self.fixed_macs, dtype=torch.float64, device=self.head.weight.device)
+        """MACs per Bayer megapixel of the network under the last forward's weights (exact when one-hot)."""
+        total = torch.tensor(self.base_macs, dtype=torch.float64, device=self.head.weight.device)
+        total = total + self.stem.expected_cost() + sum(m.expected_cost() for m in self.mixed_blocks())
+        gates = [g.double() for g in self.fa_gates(self.fa_choice.weights)]
+        bottleneck = len(self.encoders) - 1
         for i, level in enumerate(self.encoders):
-            blocks = list(level)
-            for m in blocks:
-                total = total + (m.weights.double() * m.costs).sum()
-            if blocks and self.head_macs[i]:
+            keeps_block = 1.0
+            if i != bottleneck:
                 p_all_skip = torch.ones((), dtype=torch.float64, device=total.device)
-                for m in blocks:
-                    p_all_skip = p_all_skip * (m.weights[m.ops.index("skip")].double() if "skip" in m.ops else 0.0)
-                total = total + (1.0 - p_all_skip) * self.head_macs[i]
-        for level in self.decoders:
-            for m in level:
-                total = total + (m.weights.double() * m.costs).sum()
+                for m in level:
+                    p_all_skip = p_all_skip * m.p("skip")
+                keeps_block = 1.0 - p_all_skip
+            total = total + gates[i] * (self.fa_macs[i] + keeps_block * self.enc_head_macs[i])
         return total
 
     def chosen_config(self) -> dict:
-        """The ``searched`` model config of the argmax choice per slot (skips dropped)."""
-        pick = [[[m.choice() for m in level if m.choice() != "skip"] for level in side]
-                for side in (self.encoders, self.decoders)]
-        return self._config(*pick)
+        """The ``searched`` model config of the argmax choices (skips dropped)."""
+        enc, dec = ([[m.choice() for m in level if m.choice() != "skip"] for level in side]
+                    for side in (self.encoders, self.decoders))
+        kernel, separable = STEMS[self.stem.choice()]
+        s = self.space
+        return build_model("searched", widths=s["widths"], enc_ops=enc, dec_ops=dec, fa_hidden=s["fa_hidden"],
+                           stem_kernel=kernel, separable_stem=separable, fa_levels=int(self.fa_choice.choice()),
+                           fa_input=s["fa_input"]).config
 
-    def probabilities(self) -> list[dict[str, float]]:
-        return [dict(zip(m.ops, torch.softmax(m.logits.detach(), 0).tolist())) for m in self.mixed_blocks()]
+    def select(self, config: dict) -> None:
+        """Make the ``searched`` model ``config`` the hard choice; a ValueError when the space cannot express it."""
+        s, levels = self.space, len(self.space["widths"])
+        if list(config["widths"]) != s["widths"] or list(config["fa_hidden"]) != s["fa_hidden"]:
+            raise ValueError(f"widths {config['widths']} / fa_hidden {config['fa_hidden']} are not this supernet's")
+        if not config.get("feature_align", True) or config.get("fa_input", "normalized") != s["fa_input"]:
+            raise ValueError("the space holds Feature-Align students with fa_input " + s["fa_input"])
+        kernel = config.get("stem_kernel", 1)
+        stem = next((n for n, v in STEMS.items() if v == (kernel, bool(config.get("separable_stem", False)))), None)
+        self.stem.pick(stem)
+        self.fa_choice.pick(str(config.get("fa_levels", levels)))
+        for side, ops in ((self.encoders, config["enc_ops"]), (self.decoders, config["dec_ops"])):
+            for level, level_ops in zip(side, ops):
+                if len(level_ops) > len(level):
+                    raise ValueError(f"{len(level_ops)} blocks where the space has {len(level)} slots")
+                for k, m in enumerate(level):
+                    m.pick(level_ops[k] if k < len(level_ops) else "skip")
+
+    def probabilities(self) -> dict[str, list[dict[str, float]]]:
+        def probs(m: Choice) -> dict[str, float]:
+            return dict(zip(m.names, torch.softmax(m.logits.detach(), 0).tolist()))
+
+        return {"stem": [probs(self.stem)], "fa_levels": [probs(self.fa_choice)],
+                "blocks": [probs(m) for m in self.mixed_blocks()]}
+
+
+def width_options(space: dict) -> list[list[int]]:
+    """The candidate width lists of a space (``widths`` is one list of ints, or a list of such lists)."""
+    widths = space["widths"]
+    return [list(w) for w in widths] if widths and isinstance(widths[0], (list, tuple)) else [list(widths)]
+
+
+def supernet(space: dict, widths: Sequence[int]) -> SearchSupernet:
+    """The supernet of ``space`` for one candidate width list."""
+    options = {k: v for k, v in space.items() if k in ("ops", "stems", "fa_levels", "fa_input")}
+    return SearchSupernet(widths, space["enc_slots"], space["dec_slots"], space["fa_hidden"], **options)
+
+
+def search_space(space: dict, recipe: dict) -> dict:
+    """``space`` with the Feature-Align input of ``recipe``'s student where the space does not name one
+    (it changes no cost, so it is not searched)."""
+    return {"fa_input": recipe["model"].get("config", {}).get("fa_input", "normalized"), **space}
+
+
+def space_contains(space: dict, arch: str, config: dict) -> bool:
+    """Whether a hard choice of the search ``space`` builds the student ``arch`` / ``config`` (e.g. the shipped one)."""
+    from denoise.models.searched import searched_config
+
+    target = searched_config(arch, config)
+    for widths in width_options(space):
+        if list(target["widths"]) != widths:
+            continue
+        net = supernet(space, widths)
+        try:
+            net.select(target)
+        except ValueError:
+            return False
+        return searched_config("searched", net.chosen_config()) == target
+    return False
 
 
 def search_student(recipe: dict, space: dict, penalty_weight: float, steps: int, arch_lr: float = 0.05,
                    tau: Sequence[float] = (5.0, 0.5), held_out: Sequence[int] = (2, 64),
                    device: str | torch.device = "cpu") -> dict:
-    """Search the student's blocks on ``recipe``'s data; returns the chosen ``searched`` config and its cost.
+    """Search the student on ``recipe``'s data and distillation objective; returns the chosen ``searched``
+    config, its cost, and one entry per candidate width list.
 
-    ``space``: widths, enc_slots, dec_slots, fa_hidden, feature_align, ops. The penalty is
-    ``penalty_weight · E[MACs] / MACs(recipe's model)``, so 1.0 weighs the reference cost like one
-    unit of the noise-normalized pixel loss.
+    ``space``: widths (a list, or a list of candidate lists), enc_slots, dec_slots, fa_hidden, and
+    optionally ops, stems, fa_levels, fa_input. The penalty is ``penalty_weight · E[MACs] / MACs(recipe's
+    model)``, so 1.0 weighs the reference cost like one unit of the noise-normalized objective. Width
+    lists are compared by the objective plus penalty of their hard choice on the held-out batch.
     """
     if steps < 1:
         raise StrategyError(f"the student search needs steps >= 1, got {steps}")
+    loss = recipe["loss"]
+    if loss.get("strategy") or not any(loss.get(k) for k in LOSS_KEYS):
+        raise StrategyError(f"the student search optimizes the distillation objective: its recipe's loss needs "
+                            f"{' or '.join(LOSS_KEYS)} (and no loss.strategy)")
     device = torch.device(device)
     start = time.time()
     reference = count_macs_per_megapixel(build_model(recipe["model"]["arch"], **recipe["model"]["config"]))
-    pixel_loss = PIXEL_LOSSES[recipe["loss"]["pixel"]]
     sampler = sampler_from_config(recipe, SEARCH_SEED_OFFSET)
     val = recipe["validation"]
     held = held_out_batch(val["levels"], int(held_out[0]), int(held_out[1]), int(val["seed"]) + HELD_OUT_SEED_OFFSET,
                           device)
+
+    candidates = [_search_widths(recipe, space, widths, penalty_weight, steps, arch_lr, tau, sampler, held, reference,
+                                 device) for widths in width_options(space)]
+    best = min(candidates, key=lambda c: c["score"])
+    model = build_model("searched", **best["config"])
+    return {"penalty_weight": float(penalty_weight), "steps": int(steps), "config": best["config"],
+            "macs_per_mp": count_macs_per_megapixel(model), "params": count_params(model),
+            "reference_macs_per_mp": reference, "probabilities": best["probabilities"],
+            "held_out_loss": best["held_out_objective"], "candidates": candidates, "wall_s": time.time() - start}
+
+
+def _objective(net: SearchSupernet, distill: list, loss: dict, batch: Batch) -> Tensor:
+    """The distillation objective of a student training step: pixel loss plus the distillation terms."""
+    pred = net(batch.noisy, batch.noise)
+    terms = [loss["pixel_weight"] * PIXEL_LOSSES[loss["pixel"]](pred, batch.clean, batch.noise)]
+    return sum(terms + [t for s in distill for t in s.loss_terms(0, batch, pred).values()])
+
+
+def _search_widths(recipe: dict, space: dict, widths: list[int], penalty_weight: float, steps: int, arch_lr: float,
+                   tau: Sequence[float], sampler, held: Batch, reference: float, device: torch.device) -> dict:
+    """One supernet search with the width list ``widths``; its hard choice, objective and cost."""
+    loss = recipe["loss"]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(recipe["seed"]))
-        net = SearchSupernet(**space).to(device).train()
-        logits = [m.logits for m in net.mixed_blocks()]
+        net = supernet(space, widths).to(device).train()
+        distill = list(build_loss_strategies({k: loss[k] for k in LOSS_KEYS if loss.get(k)},
+                                             StrategyContext(net, device, recipe, sampler)).values())
+        logits = [m.logits for m in net.choices()]
         ids = {id(p) for p in logits}
         weights = [p for p in net.parameters() if id(p) not in ids]
         w_opt = torch.optim.Adam(weights, lr=float(recipe["optim"]["lr"]))
@@ -164,24 +330,22 @@ def search_student(recipe: dict, space: dict, penalty_weight: float, steps: int,
             net.set_tau(tau[0] * (tau[1] / tau[0]) ** (k / max(1, steps - 1)))
             batch = Batch(*(t.to(device) for t in sampler.batch_at(k)))
             _trainable(logits, False)
-            loss = pixel_loss(net(batch.noisy, batch.noise), batch.clean, batch.noise)
             w_opt.zero_grad(set_to_none=True)
-            loss.backward()
+            _objective(net, distill, loss, batch).backward()
             w_opt.step()
             _trainable(logits, True)
             _trainable(weights, False)
-            task = pixel_loss(net(held.noisy, held.noise), held.clean, held.noise)
-            arch_loss = task + penalty_weight * net.expected_macs().float() / reference
+            arch_loss = _objective(net, distill, loss, held) + penalty_weight * net.expected_macs().float() / reference
             a_opt.zero_grad(set_to_none=True)
             arch_loss.backward()
             a_opt.step()
             _trainable(weights, True)
-    chosen = net.chosen_config()
-    model = build_model("searched", **chosen)
-    return {"penalty_weight": float(penalty_weight), "steps": int(steps), "config": chosen,
-            "macs_per_mp": count_macs_per_megapixel(model), "params": count_params(model),
-            "reference_macs_per_mp": reference, "probabilities": net.probabilities(),
-            "held_out_loss": float(task.item()), "wall_s": time.time() - start}
+        net.eval()
+        with torch.no_grad():
+            task = float(_objective(net, distill, loss, held))
+            macs = float(net.expected_macs())
+    return {"widths": list(widths), "config": net.chosen_config(), "held_out_objective": task, "macs_per_mp": macs,
+            "score": task + penalty_weight * macs / reference, "probabilities": net.probabilities()}
 
 
 def _trainable(params: list[Tensor], flag: bool) -> None:

@@ -246,7 +246,9 @@ def read_dng_tags(path: str | os.PathLike) -> dict[str, Any]:
                 except (ValueError, TypeError, IndexError, OverflowError) as exc:
                     raise CorruptInputError(f"{path}: the file is truncated or damaged ({exc}); copy it again "
                                             "from the camera or phone") from None
-    except (tifffile.TiffFileError, struct.error, OSError, IndexError) as exc:
+    except CorruptInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - tifffile raises assorted types (TypeError, KeyError, ...) on damaged files
         raise InputError(f"{path}: not a readable TIFF/DNG ({exc}); give an intact DNG file") from None
     raise InputError(f"{path}: not a DNG file (no DNGVersion tag); give a DNG or another RAW file")
 
@@ -291,7 +293,7 @@ def stored_raw_pixels(path: str | os.PathLike) -> np.ndarray | None:
             offset, shape = raw.dataoffsets[0], raw.shape[:2]
             order = tif.byteorder
         return np.memmap(path, dtype=np.dtype(np.uint16).newbyteorder(order), mode="r", offset=offset, shape=shape)
-    except (tifffile.TiffFileError, struct.error, OSError, ValueError, IndexError):
+    except Exception:  # noqa: BLE001 - a file tifffile cannot map is checked by LibRaw alone
         return None
 
 

@@ -221,3 +221,37 @@ def test_stale_part_files_are_removed_on_start(tmp_path):
     (fresh / ".best.pt.0123456789ab.part").write_bytes(b"")
     train(load_recipe(recipe), fresh, progress=False)
     assert not list(fresh.glob(".*.part"))
+
+
+def test_cli_resume_with_steps_extends_the_run(tmp_path, capsys):
+    recipe = tiny_recipe(tmp_path, steps=3)
+    run = tmp_path / "run"
+    assert _cli_train(recipe, run) == 0
+    assert _cli_train(recipe, run, "--resume", "--steps", "5") == 0
+    assert json.loads((run / "run.json").read_text())["step"] == 5
+    capsys.readouterr()
+    assert _cli_train(recipe, run, "--resume", "--steps", "4") == 2
+    err = capsys.readouterr().err.strip()
+    print(err)
+    assert len(err.splitlines()) == 1 and "already at step 5" in err
+
+
+def test_checkpoints_are_flushed_to_disk_before_the_rename(tmp_path, monkeypatch):
+    import stat
+
+    from denoise.models import build_model
+    from denoise.models.registry import save_checkpoint
+
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        synced.append((st.st_ino, stat.S_ISDIR(st.st_mode), target.exists()))
+        real_fsync(fd)
+
+    target = tmp_path / "ckpt.pt"
+    monkeypatch.setattr(os, "fsync", fsync)
+    save_checkpoint(build_model("feature_align"), target)
+    assert (os.stat(target).st_ino, False, False) in synced  # the renamed file, synced while not yet renamed
+    assert (os.stat(tmp_path).st_ino, True, True) in synced   # and the folder holding the rename

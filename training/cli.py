@@ -25,7 +25,8 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="run directory (default: runs/<recipe name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest.pt")
     p.add_argument("--max-minutes", type=float, help="stop cleanly after this long (resume later), e.g. 90")
-    p.add_argument("--steps", type=int, help="override optim.steps of the recipe, e.g. 200 for a smoke run")
+    p.add_argument("--steps", type=int, help="override optim.steps of the recipe, e.g. 200 for a smoke run; with "
+                                             "--resume, the run's new end (not below the step it reached)")
     p.add_argument("--specialist", type=int, metavar="K",
                    help="specialists: train only specialist K (run K processes side by side, then once without)")
     p.add_argument("--export-dir", type=Path,
@@ -60,5 +61,5 @@ def run_train(args: argparse.Namespace) -> int:
     if kind != args.what:
         raise ValueError(f"{args.recipe}: recipe trains a {kind!r}, not a {args.what!r}")
     train(config, args.out or Path("runs") / config["name"], resume=args.resume, max_minutes=args.max_minutes,
-          progress=not args.no_progress)
+          progress=not args.no_progress, steps=args.steps)
     return 0

@@ -1,6 +1,7 @@
 """What a model costs on this machine: size, MACs, latency, throughput, end-to-end time and memory.
 
-Measured per backend (torch; ONNX Runtime fp32 and INT8 when their files are given):
+Measured per backend (torch; ONNX Runtime fp32, INT8 and any other ONNX/ORT files given, at a chosen
+thread count and graph optimization level):
 one 512×512 Bayer tile through the runner, a 12 MP frame (4000×3000) through the tiled engine,
 and a 12 MP DNG end to end (read → noise profile → denoise → write DNG) in a fresh subprocess
 whose peak resident memory is the figure reported. Once for all backends: the tiled engine's own
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -85,19 +86,20 @@ def _overheads(noisy: np.ndarray, planes: np.ndarray, noise: np.ndarray, stride:
     return {"engine_s": engine, "estimate_s": estimate}
 
 
-def _runner(backend: str, path: str):
+def _runner(backend: str, path: str, threads: int | None = None, optimization: str | None = None):
     from denoise.backends import OnnxRunner, TorchRunner
     from denoise.models import load_checkpoint
 
     if backend == "torch":
         return TorchRunner(load_checkpoint(path), "cpu")
-    return OnnxRunner(path, name=backend)
+    return OnnxRunner(path, name=backend, threads=threads, optimization=optimization)
 
 
-def _pipeline_model(backend: str, path: str, tile: int, overlap: int):
+def _pipeline_model(backend: str, path: str, tile: int, overlap: int, threads: int | None = None,
+                    optimization: str | None = None):
     from denoise.pipeline import Model
 
-    runner = _runner(backend, path)
+    runner = _runner(backend, path, threads, optimization)
     return Model(describe=f"{backend}:{path}", runner_for=lambda profile: (runner, backend), tile=tile, overlap=overlap)
 
 
@@ -139,7 +141,8 @@ def e2e_child(args_json: str) -> None:
 
     args = json.loads(args_json)
     start = time.perf_counter()
-    model = _pipeline_model(args["backend"], args["path"], args["tile"], args["overlap"])
+    model = _pipeline_model(args["backend"], args["path"], args["tile"], args["overlap"], args["threads"],
+                            args["optimization"])
     load_s = time.perf_counter() - start
     loaded_mb = _rss_mb()
     stages: list[tuple[float, float, float]] = []
@@ -181,9 +184,10 @@ def _rss_mb(field: str = "VmRSS") -> float:
 
 
 def _run_e2e_child(backend: str, path: str, dng: Path, out: Path, tile: int, overlap: int, warmup: int,
-                   repeats: int) -> dict:
+                   repeats: int, threads: int | None, optimization: str | None) -> dict:
     args = json.dumps({"backend": backend, "path": str(path), "dng": str(dng), "out": str(out), "tile": tile,
-                       "overlap": overlap, "warmup": warmup, "repeats": repeats})
+                       "overlap": overlap, "warmup": warmup, "repeats": repeats, "threads": threads,
+                       "optimization": optimization})
     root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     proc = subprocess.run([sys.executable, "-c", _CHILD, args], capture_output=True, text=True, env=env)
@@ -197,11 +201,17 @@ def run_cost_bench(model_path: str | os.PathLike, onnx_fp32: str | os.PathLike |
                    onnx_int8: str | os.PathLike | None = None,
                    out_json: str | os.PathLike = "benchmarks/results/cost.json",
                    frame: tuple[int, int] = FRAME_12MP, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP, warmup: int = 1,
-                   repeats: int = 3, e2e: bool = True, progress: bool = True, command: str = "") -> dict:
+                   repeats: int = 3, e2e: bool = True, progress: bool = True, command: str = "",
+                   onnx: Sequence[tuple[str, str]] = (), threads: int | None = None, optimization: str | None = None,
+                   torch: bool = True, note: str = "") -> dict:
     """Measure the model (a torch checkpoint, plus its ONNX exports if given); write ``out_json``.
 
     ``frame`` is (H, W) in Bayer pixels; ``tile``/``overlap`` are the tiled engine's settings in
-    packed pixels. Returns the results dict that is also written.
+    packed pixels. ``onnx`` adds (label, file) pairs of other ONNX or ORT files (fp16, ORT format,
+    other INT8 layouts); ``threads`` and ``optimization`` set ONNX Runtime's intra-op threads and
+    graph optimization level for all of them; ``torch=False`` leaves the torch timing out (the
+    checkpoint still gives parameters and MACs); ``note`` is printed under the results table.
+    Returns the results dict that is also written.
     """
     from denoise.cfa import pack_rggb
     from denoise.models import count_macs_per_megapixel, count_params, load_checkpoint
@@ -210,12 +220,14 @@ def run_cost_bench(model_path: str | os.PathLike, onnx_fp32: str | os.PathLike |
     h, w = frame
     if h % 2 or w % 2 or h < 4 or w < 4:
         raise CostBenchError(f"frame {h}x{w} must be even-sized Bayer pixels (e.g. 3000x4000)")
-    backends = [("torch", str(model_path))]
-    for name, path in (("onnx-fp32", onnx_fp32), ("onnx-int8", onnx_int8)):
+    backends = [("torch", str(model_path))] if torch else []
+    for name, path in (("onnx-fp32", onnx_fp32), ("onnx-int8", onnx_int8), *onnx):
         if path is not None:
             if not Path(path).is_file():
-                raise CostBenchError(f"{path}: no such ONNX file; export the model first or leave out --{name}")
+                raise CostBenchError(f"{path}: no such ONNX file; export the model first or leave out {name}")
             backends.append((name, str(path)))
+    if len({name for name, _ in backends}) != len(backends):
+        raise CostBenchError(f"backend labels must be unique, got {[name for name, _ in backends]}")
     model = load_checkpoint(model_path)
     say = print if progress else (lambda *a, **k: None)
     say("measuring the FP32 roofline ...")
@@ -223,7 +235,8 @@ def run_cost_bench(model_path: str | os.PathLike, onnx_fp32: str | os.PathLike |
             "model": {"path": str(model_path), "arch": getattr(model, "arch", ""), "config": model.config,
                       "params": count_params(model), "macs_per_mp": count_macs_per_megapixel(model)},
             "roofline_gflops": fp32_roofline_gflops(), "frame": [h, w], "tile": tile, "overlap": overlap,
-            "warmup": warmup, "repeats": repeats, "target_e2e_s": TARGET_E2E_S, "backends": []}
+            "warmup": warmup, "repeats": repeats, "target_e2e_s": TARGET_E2E_S, "threads": threads,
+            "optimization": optimization, "note": note, "backends": []}
     stride = int(model.stride)
     del model
     noisy, _cam, profile = _test_mosaic((h, w))
@@ -236,7 +249,7 @@ def run_cost_bench(model_path: str | os.PathLike, onnx_fp32: str | os.PathLike |
         dng = write_test_dng(Path(tmp) / "frame.dng", (h, w)) if e2e else None
         for name, path in backends:
             say(f"timing {name} ...")
-            runner = _runner(name, path)
+            runner = _runner(name, path, threads, optimization)
             row: dict = {"backend": name, "file": path}
             if tile_in is not None:
                 s = median_seconds(lambda: runner(tile_in, noise[None]), warmup, repeats)
@@ -246,7 +259,7 @@ def run_cost_bench(model_path: str | os.PathLike, onnx_fp32: str | os.PathLike |
             del runner
             if dng is not None:
                 row["e2e"] = _run_e2e_child(name, path, dng, Path(tmp) / f"out-{name}.dng", tile, overlap,
-                                            warmup, repeats)
+                                            warmup, repeats, threads, optimization)
                 # The target is stated for a 12 MP frame; a smaller frame cannot meet or miss it.
                 full = h * w >= FRAME_12MP[0] * FRAME_12MP[1]
                 row["e2e"]["meets_target"] = row["e2e"]["median_s"] <= TARGET_E2E_S if full else None

@@ -70,6 +70,7 @@ class SpecialistSource:
 class ExportOptions:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     int8_target: str = "x86"
+    int8_layout: str = "qdq"
     keep_float: tuple[str, ...] = ("first", "last")
     int8_calibration: str = "percentile"
     int8_max_drop_db: float | None = INT8_MAX_DROP_DB  # None: quantize every conv but keep_float, whatever it costs
@@ -266,7 +267,7 @@ def _export_specialist(src: SpecialistSource, index: int, work: Path, formats: S
         crops = noisy_crops(src.a_range, options.calibration_crops, options.crop_size,
                             seed=CALIBRATION_SEED + 1000 * index)
         q = quantize_int8(work / files["onnx"], work / files["int8"], crops, options.int8_target, options.keep_float,
-                          options.int8_calibration, options.int8_max_drop_db, gate=held_out)
+                          options.int8_calibration, options.int8_max_drop_db, gate=held_out, layout=options.int8_layout)
         entry["int8"] = {"target": options.int8_target, "float_convs": list(q.float_nodes)}
         if q.mixed is not None:
             entry["int8"]["mixed_precision"] = q.mixed.to_json()
@@ -340,7 +341,8 @@ def write_bundle(sources: Sequence[SpecialistSource], boundaries: Sequence[float
             "io": _io_section(strides[0], options, formats),
             "selection": selection_block(boundaries),
             "export": {"formats": list(formats), "opset": options.opset,
-                       "int8": {"target": options.int8_target, "quantized": "convs only (QDQ, per-channel weights)",
+                       "int8": {"target": options.int8_target, "layout": options.int8_layout,
+                                "quantized": "convs only (per-channel weights)",
                                 "keep_float": list(options.keep_float), "calibration": options.int8_calibration,
                                 **({"percentile": PERCENTILE} if options.int8_calibration == "percentile" else {}),
                                 "max_drop_db": options.int8_max_drop_db,

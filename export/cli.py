@@ -65,6 +65,9 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> argparse.Argum
     parser.add_argument("--int8-target", choices=("x86", "arm"), default=defaults.int8_target,
                         help="x86: uint8 activations + reduce_range (AVX2 without VNNI); arm: int8/int8 for phones "
                              f"(default: {defaults.int8_target})")
+    parser.add_argument("--int8-layout", choices=("qdq", "qoperator"), default=defaults.int8_layout,
+                        help="qdq: Quantize/DequantizeLinear pairs fused by the runtime (portable to phone execution "
+                             f"providers); qoperator: QLinearConv written into the file (default: {defaults.int8_layout})")
     parser.add_argument("--keep-float", type=_words, default=defaults.keep_float, metavar="first,last",
                         help="convs left in float in the INT8 model: first (reading the input), last (the residual "
                              f"head), both, or '' for none (default: {','.join(defaults.keep_float)})")
@@ -94,7 +97,8 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> argparse.Argum
 def run_export(args: argparse.Namespace) -> int:
     from .bundle import ExportOptions, sources_from_inputs, write_bundle
 
-    options = ExportOptions(formats=args.formats, int8_target=args.int8_target, keep_float=args.keep_float,
+    options = ExportOptions(formats=args.formats, int8_target=args.int8_target, int8_layout=args.int8_layout,
+                            keep_float=args.keep_float,
                             int8_calibration=args.int8_calibration, int8_max_drop_db=args.int8_max_drop,
                             tile=args.tile, overlap=args.overlap, coreml_tiles=args.coreml_tiles,
                             coreml_int8=args.coreml_int8, calibration_crops=args.calibration_crops,

@@ -58,6 +58,9 @@ from .calibration import CalibrationReader, NoisyCrop
 from .verify import denoising_psnr, level_drop
 
 INT8_TARGETS = ("x86", "arm")
+# QDQ: float graph with QuantizeLinear/DequantizeLinear pairs that ORT fuses into integer kernels at
+# load (portable to XNNPACK/NNAPI); QOperator: the fused QLinearConv ops written into the file.
+INT8_LAYOUTS = ("qdq", "qoperator")
 KEEP_FLOAT_CHOICES = ("first", "last")
 CALIBRATIONS = ("percentile", "minmax")
 PERCENTILE = 99.99
@@ -166,18 +169,21 @@ class _Quantizer:
     """Static QDQ quantization of one prepared model with every conv not excluded; the activation
     ranges are calibrated on the first call and reused (from a cache file) by every later one."""
 
-    def __init__(self, prepared: Path, cache: Path, crops: Sequence[NoisyCrop], target: str, calibration: str) -> None:
-        from onnxruntime.quantization import CalibrationMethod, QuantType
+    def __init__(self, prepared: Path, cache: Path, crops: Sequence[NoisyCrop], target: str, calibration: str,
+                 layout: str = "qdq") -> None:
+        from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType
+
+        self.format = QuantFormat.QOperator if layout == "qoperator" else QuantFormat.QDQ
 
         self.prepared, self.cache, self.crops = prepared, cache, list(crops)
         self.activation, self.reduce_range = (QuantType.QUInt8, True) if target == "x86" else (QuantType.QInt8, False)
         self.method = CalibrationMethod.Percentile if calibration == "percentile" else CalibrationMethod.MinMax
 
     def __call__(self, exclude: Sequence[str], out: Path) -> Path:
-        from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+        from onnxruntime.quantization import QuantType, quantize_static
 
         with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrators print progress
-            quantize_static(str(self.prepared), str(out), CalibrationReader(self.crops), quant_format=QuantFormat.QDQ,
+            quantize_static(str(self.prepared), str(out), CalibrationReader(self.crops), quant_format=self.format,
                             op_types_to_quantize=list(CONV_OPS), per_channel=True, reduce_range=self.reduce_range,
                             activation_type=self.activation, weight_type=QuantType.QInt8, calibrate_method=self.method,
                             nodes_to_exclude=list(exclude), extra_options={"CalibPercentile": PERCENTILE},
@@ -227,8 +233,8 @@ def _keep_float_within(budget_db: float, quantize: _Quantizer, graph: onnx.Graph
 def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, crops: Sequence[NoisyCrop],
                   target: str = "x86", keep_float: Sequence[str] = ("first", "last"),
                   calibration: str = "percentile", max_drop_db: float | None = None,
-                  gate: Sequence[NoisyCrop] = ()) -> QuantizedModel:
-    """Static QDQ INT8 of the convs of an exported fp32 model, calibrated on ``crops``.
+                  gate: Sequence[NoisyCrop] = (), layout: str = "qdq") -> QuantizedModel:
+    """Static INT8 (``layout`` :data:`INT8_LAYOUTS`) of the convs of an exported fp32 model, calibrated on ``crops``.
 
     ``float_nodes`` of the result lists the convs kept in float (everything else not a conv is float):
     the ``keep_float`` boundary convs and, with ``max_drop_db``, those the budgeted search kept (see
@@ -239,6 +245,8 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cro
 
     if target not in INT8_TARGETS:
         raise ExportError(f"--int8-target must be one of {', '.join(INT8_TARGETS)}, got {target!r}")
+    if layout not in INT8_LAYOUTS:
+        raise ExportError(f"--int8-layout must be one of {', '.join(INT8_LAYOUTS)}, got {layout!r}")
     if calibration not in CALIBRATIONS:
         raise ExportError(f"INT8 calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
     if max_drop_db is not None and not (math.isfinite(max_drop_db) and max_drop_db >= 0):
@@ -254,7 +262,7 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cro
         graph = onnx.load(str(prepared)).graph
         _unnamed_check(graph, fp32_path)
         kept = boundary_convs(graph, keep_float)
-        quantize = _Quantizer(prepared, cache, crops, target, calibration)
+        quantize = _Quantizer(prepared, cache, crops, target, calibration, layout)
         mixed = None
         if max_drop_db is not None:
             mixed = _keep_float_within(max_drop_db, quantize, graph, kept, OnnxRunner(fp32_path), scratch, gate)

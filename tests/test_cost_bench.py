@@ -36,6 +36,22 @@ def test_cost_bench_on_a_small_frame(tmp_path, tiny_checkpoint):
     assert data["overheads"]["engine_s"] > 0 and data["overheads"]["estimate_s"] is None   # 96x128: too small
 
 
+def test_cost_bench_times_labelled_files_at_a_thread_count_and_optimization_level(tmp_path, tiny_checkpoint):
+    from denoise.models import load_checkpoint
+    from export.onnx import export_onnx
+
+    path, _ = tiny_checkpoint
+    onnx_path = export_onnx(load_checkpoint(path), tmp_path / "tiny.onnx")
+    data = run_cost_bench(path, out_json=tmp_path / "cost.json", frame=(96, 128), tile=32, overlap=8, warmup=0,
+                          repeats=1, e2e=False, progress=False, onnx=[("plain", str(onnx_path))], threads=1,
+                          optimization="basic", torch=False, note="measured while idle")
+    assert [row["backend"] for row in data["backends"]] == ["plain"]
+    assert (data["threads"], data["optimization"], data["note"]) == (1, "basic", "measured while idle")
+    with pytest.raises(CostBenchError, match="unique"):
+        run_cost_bench(path, onnx_fp32=onnx_path, onnx=[("onnx-fp32", str(onnx_path))],
+                       out_json=tmp_path / "c.json", progress=False)
+
+
 def test_median_of_repeats_after_warmup():
     calls = []
     seconds = median_seconds(lambda: calls.append(1), warmup=2, repeats=3)

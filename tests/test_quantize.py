@@ -98,8 +98,22 @@ def test_int8_is_qdq_per_channel_and_close_to_fp32(exported, crops, tmp_path, ta
     assert result.psnr_db > 50
 
 
+def test_int8_qoperator_layout_writes_integer_convs(exported, crops, tmp_path):
+    _, path = exported
+    calibration, held_out = crops
+    q = quantize_int8(path, tmp_path / "q.onnx", calibration, layout="qoperator")
+    ops = {n.op_type for n in onnx.load(str(q.path)).graph.node}
+    assert "QLinearConv" in ops and "DequantizeLinear" in ops  # fused convs; float again for the element-wise ops
+    assert "Conv" in ops  # the boundary convs kept float
+    result = quality(OnnxRunner(path), OnnxRunner(q.path), held_out)
+    print(f"INT8 QOperator vs fp32 ONNX on held-out crops: {result.psnr_db:.1f} dB, max abs {result.max_abs:.3g}")
+    assert result.psnr_db > 50
+
+
 def test_int8_refuses_bad_settings(exported, crops, tmp_path):
     _, path = exported
+    with pytest.raises(ExportError, match="--int8-layout"):
+        quantize_int8(path, tmp_path / "q.onnx", crops[0], layout="qlinear")
     with pytest.raises(ExportError, match="--int8-target"):
         quantize_int8(path, tmp_path / "q.onnx", crops[0], target="gpu")
     with pytest.raises(ExportError, match="calibration must be one of"):

@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import os
+import struct
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
 
 from denoise.errors import (CorruptInputError, EmptyInputError, ImageTooSmallError, InputError, MissingInputError,
                             NotBayerError, OutputError, UnsupportedFormatError)
+from denoise.noise import NoiseProfile
 from denoise.raw import read_raw
 from denoise.writers import FORMATS, check_output_path, write_output
 from rawfiles import bayer_dng, cfa_dng, linear_dng, monochrome_dng, sha256, xtrans_dng
@@ -160,3 +163,74 @@ def test_input_is_never_modified(tmp_path, preview):
         write_output(raw, denoised, tmp_path / f"out.{fmt}", fmt)
     write_output(raw, denoised, tmp_path / "out16.png", "png", bit_depth=16)
     assert sha256(src) == before and src.stat().st_mtime_ns == mtime
+
+
+def _patched(path: Path, code: int, field: str, value: int) -> Path:
+    """``path`` with one IFD0 entry's count or value field overwritten (little-endian classic TIFF)."""
+    data = bytearray(path.read_bytes())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for i in range(struct.unpack_from("<H", data, ifd)[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack_from("<H", data, entry)[0] == code:
+            struct.pack_into("<I", data, entry + (4 if field == "count" else 8), value)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _without_tag(path: Path, code: int) -> Path:
+    """``path`` with one IFD0 entry removed from its directory (the entries after it move up)."""
+    data = bytearray(path.read_bytes())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    count = struct.unpack_from("<H", data, ifd)[0]
+    entries = [bytes(data[ifd + 2 + 12 * i: ifd + 14 + 12 * i]) for i in range(count)]
+    kept = [e for e in entries if struct.unpack_from("<H", e)[0] != code]
+    tail = data[ifd + 2 + 12 * count: ifd + 6 + 12 * count]  # the next-IFD offset
+    data[ifd: ifd + 6 + 12 * count] = (struct.pack("<H", len(kept)) + b"".join(kept) + tail
+                                       + bytes(12 * (count - len(kept))))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("name, match", [("grey.dng", "without a DNGVersion tag, not a DNG"),
+                                         ("grey.nef", "a TIFF image without camera metadata")])
+def test_a_greyscale_tiff_renamed_as_raw_is_refused(tmp_path, name, match):
+    path = tmp_path / name
+    tifffile.imwrite(path, (np.arange(64 * 64).reshape(64, 64) * 13).astype(np.uint16))
+    read_error(path, UnsupportedFormatError, match)
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda p: _without_tag(p, 257), "has no ImageLength tag"),
+    (lambda p: _patched(p, 262, "count", 2), "PhotometricInterpretation has 2 values where one is expected"),
+    (lambda p: _patched(p, 256, "value", 4_000_000_000), r"size 4000000000x40 is impossible"),
+    (lambda p: _patched(p, 273, "value", 8), "pixel data overlaps the file's tags"),
+], ids=["no-ImageLength", "multi-valued-Photometric", "absurd-width", "pixels-over-tags"])
+def test_damaged_dng_tags_are_refused_naming_the_file(tmp_path, damage, match):
+    read_error(damage(bayer_dng(tmp_path / "bad.dng", (40, 40))), CorruptInputError, match)
+
+
+@pytest.mark.parametrize("tags, match", [
+    ([(50829, 4, 4, (30, 30, 10, 10))], r"ActiveArea \(30, 30, 10, 10\) does not lie inside"),
+    ([(50721, 10, 2, (1, 1, 2, 1))], "ColorMatrix1 has 2 values, not a matrix of 3 columns"),
+], ids=["inverted-ActiveArea", "short-ColorMatrix"])
+def test_inconsistent_dng_tags_are_refused_naming_the_file(tmp_path, tags, match):
+    read_error(bayer_dng(tmp_path / "bad.dng", (40, 40), extra_tags=tags), CorruptInputError, match)
+
+
+def test_bad_files_of_every_kind_never_stop_a_batch(tmp_path, capsys):
+    from denoise.cli import main
+    from export_helpers import tiny_checkpoint
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    _without_tag(bayer_dng(folder / "a_no_length.dng", (40, 40)), 257)
+    _patched(bayer_dng(folder / "b_photometric.dng", (40, 40)), 262, "count", 2)
+    tifffile.imwrite(folder / "c_grey.nef", np.zeros((64, 64), np.uint16))
+    good = bayer_dng(folder / "z_good.dng", (40, 40), noise=NoiseProfile.uniform(2e-3, 1e-5, "metadata"))
+    model = tiny_checkpoint(tmp_path / "tiny.pt", seed=0, a_range=(1e-4, 2e-2))
+    code = main(["run", str(folder), "-o", str(tmp_path / "out"), "--model", str(model), "--device", "cpu", "-q"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    for name in ("a_no_length.dng", "b_photometric.dng", "c_grey.nef"):
+        assert sum(name in line for line in err.splitlines()) == 1
+    assert "1 written, 3 failed" in err and (tmp_path / "out" / f"{good.stem}_denoised.dng").is_file()

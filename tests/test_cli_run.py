@@ -111,3 +111,26 @@ def test_every_command_documents_an_example(capsys):
         with pytest.raises(SystemExit):
             main([cmd, "--help"])
         assert "example" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--device", "bogus", "unknown device 'bogus'"), ("--tile", "0", "must be at least 1"),
+    ("--tile", "big", "expected a whole number"), ("--overlap", "-1", "must be at least 0"),
+])
+def test_bad_engine_flags_are_refused_before_any_work(tmp_path, tiny_model, capsys, flag, value, message):
+    src = bayer_dng(tmp_path / "c.dng", (36, 36))
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(src), "-o", str(tmp_path / "o"), "--model", str(tiny_model), "--backend", "torch",
+              flag, value])
+    assert info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_device_this_machine_lacks_is_a_clear_error():
+    from denoise.backends import pick_device
+
+    with pytest.raises(ValueError, match="unknown device 'bogus'"):
+        pick_device("bogus")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device 'cuda' is not available on this machine"):
+            pick_device("cuda")

@@ -110,7 +110,7 @@ def _eval_startup(args: argparse.Namespace) -> int:
                              say=(lambda message: None) if args.quiet else print)
     for row in data["rows"]:
         print(f"{row['name']}: median {row['median_s']:.2f} s (min {row['min_s']:.2f}, max {row['max_s']:.2f}), "
-              f"peak {row['peak_rss_mb']:.0f} MB")
+              f"CPU {row['cpu_s']:.2f} s, peak {row['peak_rss_mb']:.0f} MB")
     print(f"results: {args.out}")
     return 0
 

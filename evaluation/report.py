@@ -245,7 +245,7 @@ def _startup_section(data: dict, source: Path) -> list[str]:
     lines = [*_provenance(data, source),
              f"Fresh processes timed from launch to exit, median of {data['repeats']} runs (min–max beside it, and "
              "the CPU time the process itself used); "
-             f"`denoise run` reads a {w}×{h} DNG, denoises it with bundle {data['bundle']} ({data['backend']}) and "
+             f"`denoise run` reads a {w}×{h} DNG, denoises it with {data['bundle']} ({data['backend']} backend) and "
              f"writes a DNG. Load average (1, 5, 15 min) {before} before and {after} after: wall times on a "
              "shared machine grow with it.", "",
              "| process | wall (s) | min – max (s) | CPU user + system (s) | peak RSS (MB) |", "|---|---:|---|---:|---:|"]

@@ -8,13 +8,13 @@ them, since on a shared machine it moves every wall time.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -28,23 +28,39 @@ def _denoise_command() -> list[str]:
     return [script] if script else [sys.executable, "-m", "denoise.cli"]
 
 
+# Runs in its own small interpreter: a child's peak RSS (ru_maxrss) counts the memory of the process it
+# was forked from, so the timed commands must be forked from a process that holds next to nothing.
+_TIMER = """
+import json, os, subprocess, sys, tempfile, time
+argv, repeats = json.loads(sys.argv[1]), int(sys.argv[2])
+walls, cpus, peaks = [], [], []
+for _ in range(repeats):
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        walls.append(time.perf_counter() - start)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            err.seek(0)
+            sys.exit(f"exit status {proc.returncode}: {err.read().decode(errors='replace')[-500:]}")
+    cpus.append(usage.ru_utime + usage.ru_stime)
+    peaks.append(usage.ru_maxrss / 1024)
+print(json.dumps({"walls": walls, "cpus": cpus, "peaks": peaks}))
+"""
+
+
 def time_process(argv: list[str], repeats: int) -> dict:
-    """Median, min and max wall seconds of ``argv`` run ``repeats`` times, and its peak RSS (MB)."""
-    walls, peaks = [], []
-    for _ in range(max(repeats, 1)):
-        with tempfile.TemporaryFile() as err_file:
-            start = time.perf_counter()
-            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err_file)
-            _pid, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, unlike getrusage
-            walls.append(time.perf_counter() - start)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            if proc.returncode != 0:
-                err_file.seek(0)
-                raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): "
-                                   f"{err_file.read().decode(errors='replace')[-500:]}")
-        peaks.append(usage.ru_maxrss / 1024)  # Linux reports KiB
+    """Median, min and max wall seconds of ``argv`` run ``repeats`` times, its median CPU seconds (user +
+    system: what the process itself costs, whatever else the machine runs) and its peak RSS (MB)."""
+    done = subprocess.run([sys.executable, "-c", _TIMER, json.dumps(argv), str(max(repeats, 1))],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip()}")
+    runs = json.loads(done.stdout)
+    walls = runs["walls"]
     return {"median_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls),
-            "peak_rss_mb": max(peaks), "runs": len(walls)}
+            "cpu_s": statistics.median(runs["cpus"]), "peak_rss_mb": max(runs["peaks"]), "runs": len(walls)}
 
 
 def run_startup_bench(out: str | os.PathLike, bundle: str | None = None, backend: str = "onnx",
@@ -53,7 +69,7 @@ def run_startup_bench(out: str | os.PathLike, bundle: str | None = None, backend
     """Time the three start-up rows and write them to ``out`` (kind ``startup``)."""
     denoise = _denoise_command()
     data = {**results_header("startup", command), "frame": list(frame), "backend": backend,
-            "bundle": bundle or "(shipped default)", "repeats": repeats, "load_average_before": os.getloadavg()}
+            "bundle": bundle or "the shipped bundle", "repeats": repeats, "load_average_before": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="rawdenoise-startup-") as tmp:
         dng = write_test_dng(Path(tmp) / "frame.dng", frame)
         run = [*denoise, "run", str(dng), "-o", str(Path(tmp) / "out.dng"), "-q", "--backend", backend]

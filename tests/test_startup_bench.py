@@ -13,6 +13,6 @@ def test_startup_rows_are_recorded_and_rendered(tmp_path):
     assert data["kind"] == "startup" and [r["runs"] for r in data["rows"]] == [2, 2, 2]
     assert [r["name"].split()[0] for r in data["rows"]] == ["python", "denoise", "denoise"]
     for row in data["rows"]:
-        assert 0 < row["min_s"] <= row["median_s"] <= row["max_s"] and row["peak_rss_mb"] > 0
+        assert 0 < row["min_s"] <= row["median_s"] <= row["max_s"] and row["cpu_s"] > 0 and row["peak_rss_mb"] > 0
     text = render_report(results, tmp_path / "B.md").read_text()
     assert "## Runtime start-up" in text and "128×96 DNG" in text and "`denoise --help`" in text

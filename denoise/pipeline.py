@@ -147,7 +147,7 @@ def run_files(plan: Sequence[PlannedOutput], model: Model, noise: str = "auto", 
             mosaic, res.specialist = denoise_raw(raw, model, res.profile, tile, overlap)
             res.output = write_output(raw, mosaic, target, item.fmt)
         except Exception as err:  # noqa: BLE001 - reported per file, see the docstring
-            res.error = _one_line(item.input, err)
+            res.error = error_line(item.input, err)
         res.seconds = time.perf_counter() - t0
         results.append(res)
     return results
@@ -157,8 +157,9 @@ def run_files(plan: Sequence[PlannedOutput], model: Model, noise: str = "auto", 
 _EXPECTED = (ValueError, OSError)
 
 
-def _one_line(path: Path, err: Exception) -> str:
-    """``err`` as one line that names ``path``."""
+def error_line(path: str | os.PathLike, err: Exception) -> str:
+    """``err`` as the one line that reports a file's failure, naming ``path``; a type no message was
+    written for says so."""
     lines = str(err).strip().splitlines()
     msg = lines[0] if lines else type(err).__name__
     if not isinstance(err, _EXPECTED):

@@ -85,3 +85,11 @@ def test_white_level_equal_to_black_level_is_refused(tmp_path):
     path = bayer_dng(tmp_path / "flat.dng", (36, 36), extra_tags=[(50717, 4, 1, 64)])
     with pytest.raises(CorruptInputError, match=r"flat.dng: .*white level \(64\) is not above its black level \(64\)"):
         read_raw(path)
+
+
+def test_the_noise_command_shows_an_implausible_tag_and_says_so(tmp_path, capsys):
+    path = bayer_dng(tmp_path / "odd.dng", (36, 36), extra_tags=[(51041, 12, 2, (50.0, 1e-5))])
+    assert main(["noise", str(path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["a"] == [50.0] * 4
+    assert f"note: {path}: its NoiseProfile tag is implausible" in err

@@ -129,10 +129,10 @@ class NoiseProfile:
 
 
 # The plausible range of a profile that reaches a model, per plane, on the normalized scale. The
-# noisiest phone and camera files seen (ISO 25 600+, small pixels) have a ≈ 0.02 and b ≈ 1e-3;
-# the cleanest sensors (full well ≈ 100 000 e-) still have a std ≈ 2e-3 at mid-grey. Outside
-# this, a profile is a misread tag, a typo or a unit mistake (DN instead of [0, 1]) and a model
-# fed it returns garbage or NaN; ``--force`` lets an expert use it anyway.
+# models train on a ∈ [1e-4, 2e-2]; a sensor with a full well of 100 000 e- (a ≈ 1e-5) still
+# has a std of about 2e-3 at mid-grey, twenty times the floor. Outside this, a profile is a
+# misread tag, a typo or a unit mistake (DN instead of [0, 1]) and a model fed it returns garbage
+# or NaN; ``--force`` lets an expert use it anyway.
 A_MAX = 0.05
 B_MAX = 0.01
 MID_GREY_STD_MIN = 1e-4

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -106,7 +106,8 @@ class NoiseProfile:
         return np.sqrt(self.a[plane] * np.maximum(x, 0.0) + self.b[plane])
 
     def as_vector(self) -> np.ndarray:
-        """(8,) float32 ``[a_R, a_G1, a_G2, a_B, b_R, b_G1, b_G2, b_B]``: the models' noise input."""
+        """(8,) float32 ``[a_R, a_G1, a_G2, a_B, b_R, b_G1, b_G2, b_B]``: the models' noise input
+        (read back with :func:`noise_terms`)."""
         return np.asarray(self.a + self.b, dtype=np.float32)
 
     def with_source(self, source: str, detail: str = "") -> "NoiseProfile":
@@ -158,6 +159,12 @@ def check_plausible(profile: NoiseProfile, where: str) -> NoiseProfile:
                                 f"std >= {MID_GREY_STD_MIN:g} at mid-grey on the [0, 1] scale. Check the value, "
                                 "give --noise A,B, or pass --force to use it anyway")
     return profile
+
+
+def noise_terms(vectors: Any) -> tuple[Any, Any]:
+    """The shot terms a and read terms b of noise vectors in the :meth:`NoiseProfile.as_vector`
+    layout (last axis: four a, then four b), as (..., 4) views; numpy arrays and torch tensors alike."""
+    return vectors[..., :4], vectors[..., 4:8]
 
 
 LOG_B_SLOPE, LOG_B_INTERCEPT = 2.18, 1.20  # the DND-fitted line log b = slope·log a + intercept

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from denoise.cfa import pack_rggb, unpack_rggb
+from denoise.metrics import psnr
 from denoise.noise import NoiseProfile, log_linear_b
 from training import synth
-
-from .metrics import psnr
 
 BLACK, WHITE = 512, 16383  # a 14-bit sensor
 

@@ -16,20 +16,11 @@ from typing import Sequence
 import numpy as np
 
 from denoise.cfa import unpack_rggb
+from denoise.metrics import psnr
 from denoise.render import CameraParams, render_mosaic
 from .benchset import BENCH_A, BENCH_SIZE, BenchScene, bench_level, bench_scenes
 from .methods import Method
 from .results import results_header, write_json
-
-PSNR_CAP_DB = 100.0  # an exact reconstruction would be +inf, which strict JSON cannot store
-
-
-def psnr(estimate: np.ndarray, clean: np.ndarray) -> float:
-    """PSNR in dB with peak 1; both clipped to [0, 1]."""
-    err = np.clip(estimate, 0.0, 1.0).astype(np.float64) - np.clip(clean, 0.0, 1.0)
-    mse = float(np.mean(err * err))
-    return PSNR_CAP_DB if mse <= 10.0 ** (-PSNR_CAP_DB / 10) else 10.0 * np.log10(1.0 / mse)
-
 
 def raw_ssim(estimate_planes: np.ndarray, clean_planes: np.ndarray) -> float:
     """Mean SSIM over the four packed planes (data range 1, both clipped to [0, 1])."""

@@ -50,7 +50,9 @@ def save_crop_grid(grid: dict[int, dict[str, np.ndarray]], camera: CameraParams,
     """Rows: noise levels; columns: noisy, each method, clean — rendered sRGB with a 2× zoomed inset."""
     from matplotlib.patches import Rectangle
 
-    from .metrics import psnr, srgb_images
+    from denoise.metrics import psnr
+
+    from .metrics import srgb_images
 
     plt = _figure()
     columns = ["noisy", *(m for m in method_names if m != "noisy"), "clean"]   # the identity is the noisy input

@@ -18,7 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from evaluation.metrics import psnr
+from denoise.metrics import psnr
+from denoise.noise import noise_terms
 from denoise.tiling import denoise_planes
 
 from . import ExportError
@@ -104,7 +105,7 @@ def level_drop(crops: Sequence[NoisyCrop], reference_psnr: Sequence[float], cand
     """
     if not len(crops) == len(reference_psnr) == len(candidate_psnr) > 0:
         raise ValueError("level_drop needs one reference and one candidate PSNR per crop")
-    order = np.argsort([float(np.mean(c.noise[:4])) for c in crops], kind="stable")
+    order = np.argsort([float(np.mean(noise_terms(c.noise)[0])) for c in crops], kind="stable")
     drops = (np.asarray(reference_psnr, dtype=np.float64) - np.asarray(candidate_psnr, dtype=np.float64))[order]
     return float(max(group.mean() for group in np.array_split(drops, min(groups, len(drops)))))
 

@@ -7,7 +7,8 @@ from scipy.ndimage import gaussian_filter
 
 from evaluation.benchset import load_scene
 from evaluation.methods import Method, MethodSpecError, identity_method, method_from_spec
-from evaluation.metrics import PSNR_CAP_DB, psnr, raw_ssim, run_synth_benchmark, srgb_metrics
+from denoise.metrics import PSNR_CAP_DB, psnr
+from evaluation.metrics import raw_ssim, run_synth_benchmark, srgb_metrics
 from denoise.models import build_model, save_checkpoint
 from denoise.noise import NoiseProfile
 from training.synth import random_camera

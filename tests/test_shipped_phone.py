@@ -14,7 +14,7 @@ import pytest
 from denoise.backends import OnnxRunner
 from denoise.bundle import default_bundle_path
 from denoise.manifest import INT8_FORMATS, ORT_FORMATS
-from evaluation.metrics import psnr
+from denoise.metrics import psnr
 from export import ExportError
 from export.calibration import QUALITY_SEED, noisy_crops
 from export.mobile import ORT_RUNTIME_VERSION, ort_python

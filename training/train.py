@@ -34,6 +34,7 @@ import yaml
 from torch import nn
 
 from denoise.atomic import atomic_output
+from denoise.metrics import psnr
 from denoise.models import build_model, load_checkpoint
 from denoise.models.registry import CheckpointError, atomic_torch_save, model_record
 
@@ -94,12 +95,6 @@ def load_recipe(path: str | os.PathLike, overrides: dict | None = None) -> dict:
     return _numbers(deep_merge(deep_merge(DEFAULTS, recipe), overrides or {}))
 
 
-def raw_psnr(pred: torch.Tensor, clean: torch.Tensor) -> float:
-    """PSNR on the normalized [0, 1] scale (both clipped), as in the DND raw track."""
-    mse = ((pred.clamp(0, 1) - clean.clamp(0, 1)) ** 2).mean().item()
-    return 10 * math.log10(1.0 / max(mse, 1e-20))
-
-
 @torch.no_grad()
 def validate(model: nn.Module, val: list) -> dict[str, float]:
     """Mean raw PSNR per validation level (and their mean), computed on the model's own device."""
@@ -108,8 +103,8 @@ def validate(model: nn.Module, val: list) -> dict[str, float]:
     out = {}
     for level, noisy, clean, noise in val:
         noisy, clean, noise = noisy.to(device), clean.to(device), noise.to(device)
-        out[f"{level:g}"] = float(np.mean([raw_psnr(model(noisy[i:i + 1], noise[i:i + 1]), clean[i:i + 1])
-                                           for i in range(len(noisy))]))
+        out[f"{level:g}"] = float(np.mean([psnr(model(noisy[i:i + 1], noise[i:i + 1]).cpu().numpy(),
+                                                clean[i:i + 1].cpu().numpy()) for i in range(len(noisy))]))
     model.train()
     out["mean"] = float(np.mean(list(out.values())))
     return out

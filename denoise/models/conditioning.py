@@ -10,18 +10,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..noise import noise_terms
+
 
 def noise_scale(noise: Tensor) -> Tensor:
     """(N, 8) noise vector ``[a×4, b×4]`` → (N, 1, 1, 1) scale ``sqrt(mean a + mean b)``."""
-    a = noise[:, 0:4].mean(dim=1, keepdim=True)
-    b = noise[:, 4:8].mean(dim=1, keepdim=True)
-    return torch.sqrt(a + b + 1e-12).reshape(-1, 1, 1, 1)
+    a, b = noise_terms(noise)
+    return torch.sqrt(a.mean(dim=1, keepdim=True) + b.mean(dim=1, keepdim=True) + 1e-12).reshape(-1, 1, 1, 1)
 
 
 def normalized_inputs(x: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:
     """Return ``(cond, scale)``: cond = cat(x / s, std(x) / s) with 8 channels."""
-    a = noise[:, 0:4].unsqueeze(-1).unsqueeze(-1)
-    b = noise[:, 4:8].unsqueeze(-1).unsqueeze(-1)
+    a, b = (t[:, :, None, None] for t in noise_terms(noise))
     scale = noise_scale(noise)
     std = torch.sqrt(a * torch.relu(x) + b)
     return torch.cat([x / scale, std / scale], dim=1), scale

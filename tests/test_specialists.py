@@ -64,3 +64,15 @@ def test_specialists_trained_one_at_a_time_then_summarized(tmp_path):
     assert [s["name"] for s in summary["specialists"]] == ["s0", "s1"]
     with pytest.raises(ValueError, match="specialists 0"):
         train_specialists(config, tmp_path / "spec", progress=False, only=2)
+
+
+def test_paused_specialist_resumes_to_a_new_step_count(tmp_path):
+    gen = tiny_recipe(tmp_path, name="gen", steps=2)
+    train(load_recipe(gen), tmp_path / "gen", progress=False)
+    spec = tiny_recipe(tmp_path, name="spec", steps=2, kind="specialist", init=str(tmp_path / "gen" / "best.pt"),
+                       specialists={"count": 2, "overlap": 0.1, "a_range": [1.0e-4, 1.0e-2]})
+    config = load_recipe(spec)
+    assert train_specialists(config, tmp_path / "spec", progress=False, only=0, max_minutes=0) == {"paused_at": 0}
+    train_specialists(config, tmp_path / "spec", resume=True, progress=False, only=0, steps=4)
+    info = json.loads((tmp_path / "spec" / "s0" / "run.json").read_text())
+    assert info["step"] == 4 and "finished" in info and info["steps_changed"][0]["to"] == 4

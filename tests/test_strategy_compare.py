@@ -71,6 +71,18 @@ def test_compare_trains_every_arm_and_seed_and_reports_them(tmp_path, capsys):
     assert (out / "runs" / "pixel" / "seed1" / "latest.pt").stat().st_mtime_ns == stamp   # finished runs kept
 
 
+def test_resumed_comparison_keeps_its_step_count(tmp_path, capsys):
+    recipe = tmp_path / "compare.yaml"
+    recipe.write_text(yaml.safe_dump({**_spec(tmp_path), "student_search": None}, sort_keys=False))
+    args = ["train", "compare", "--recipe", str(recipe), "--out", str(tmp_path / "cmp"), "--no-progress"]
+    assert main([*args, "--max-minutes", "0"]) == 0                  # pauses before the first run
+    assert main([*args, "--resume", "--steps", "5"]) == 2
+    err = capsys.readouterr().err
+    print(err)
+    assert "--steps 5" in err and "for 2 steps" in err
+    assert not (tmp_path / "cmp" / "runs").exists()
+
+
 def test_compare_recipe_is_checked_before_any_training(tmp_path):
     spec = _spec(tmp_path)
     path = tmp_path / "c.yaml"

@@ -56,7 +56,7 @@ def run_train(args: argparse.Namespace) -> int:
 
         out = args.out or Path("runs") / config["name"]
         train_specialists(config, out, resume=args.resume, max_minutes=args.max_minutes, progress=not args.no_progress,
-                          only=args.specialist)
+                          only=args.specialist, steps=args.steps)
         return 0
     if kind != args.what:
         raise ValueError(f"{args.recipe}: recipe trains a {kind!r}, not a {args.what!r}")

@@ -336,6 +336,11 @@ def compare_from_cli(recipe: Path, out: Path | None, resume: bool, max_minutes: 
     command = shlex.join(["denoise", "train", "compare", "--recipe", str(recipe), "--out", str(out),
                           *(["--steps", str(steps)] if steps else [])])
     spec = None if resume else load_compare(recipe, steps)
+    saved = out / "compare.yaml"
+    planned = int(yaml.safe_load(saved.read_text())["steps"]) if resume and steps and saved.is_file() else steps
+    if planned != steps:
+        raise CompareError(f"--steps {steps}: the comparison in {out} trains every arm for {planned} steps and "
+                           "compares them at equal steps; resume it without --steps, or start another --out")
     try:
         result = run_compare(spec, out, resume=resume, max_minutes=max_minutes, progress=progress, command=command)
     except StrategyError as err:

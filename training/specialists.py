@@ -47,11 +47,13 @@ def _levels_in(core: tuple[float, float]) -> list[float]:
 
 
 def train_specialists(config: dict, run_dir: str | os.PathLike, resume: bool = False,
-                      max_minutes: float | None = None, progress: bool = True, only: int | None = None) -> dict:
+                      max_minutes: float | None = None, progress: bool = True, only: int | None = None,
+                      steps: int | None = None) -> dict:
     """Fine-tune the generalist ``config['init']`` on each sub-range; write specialists.json.
 
     ``only=k`` trains specialist k alone (so K processes can share a machine or a GPU each); the
-    summary is written by the call that finds every specialist finished.
+    summary is written by the call that finds every specialist finished. ``steps`` replaces each
+    specialist's ``optim.steps``, also when it resumes.
     """
     from .data import validation_set
     from .train import train, validate
@@ -82,7 +84,7 @@ def train_specialists(config: dict, run_dir: str | os.PathLike, resume: bool = F
             continue
         if not done:
             train(sub, sub_dir, resume=(sub_dir / "latest.pt").is_file() and resume, max_minutes=max_minutes,
-                  progress=progress)
+                  progress=progress, steps=steps)
             done = "finished" in json.loads((sub_dir / "run.json").read_text())
             if not done:
                 return {"paused_at": k}

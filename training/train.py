@@ -152,7 +152,8 @@ def read_resumable_checkpoint(path: Path, what: str, hint: str) -> dict:
             raise CheckpointError(f"{what}: {path} was refused: it asks to load the Python object {foreign.group(1)}, "
                                   "which could run code; checkpoints written by `denoise train` hold only tensors "
                                   f"and plain data ({hint})") from None
-        raise CheckpointError(f"{what}: {path} is not a torch checkpoint (corrupt: {type(err).__name__}); {hint}") from None
+        raise CheckpointError(f"{what}: {path} is not a torch checkpoint (corrupt: {type(err).__name__}); "
+                              f"{hint}") from None
     except Exception as err:  # torch raises several types (and OSError) for truncated or foreign files
         raise CheckpointError(f"{what}: {path} is not a torch checkpoint (truncated or corrupt: {type(err).__name__}); "
                               f"{hint}") from None
@@ -201,7 +202,8 @@ def _starting_point(config: dict, run_dir: Path, resume: bool, steps: int | None
                              "pass at least that many steps")
         config = deep_merge(config, {"optim": {"steps": int(steps)}})
         if resume:  # from here on the learning-rate schedule (and any strategy's phases) end at the new step
-            notes["steps_changed"] = [*notes.get("steps_changed", []), {"at_step": at, "from": planned, "to": int(steps)}]
+            change = {"at_step": at, "from": planned, "to": int(steps)}
+            notes["steps_changed"] = [*notes.get("steps_changed", []), change]
     return config, start, notes
 
 

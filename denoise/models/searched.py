@@ -90,7 +90,8 @@ class SearchedStudent(FeatureAlignStudent):
                                       for w, ops in zip(widths, enc_ops))
         self.decoders = nn.ModuleList(nn.Sequential(*[make_block(op, w) for op in ops])
                                       for w, ops in zip(widths, dec_ops))
-        options = {k: v for k, v in self.config.items() if k in ("stem_kernel", "fa_levels", "separable_stem", "fa_input")}
+        options = {k: v for k, v in self.config.items()
+                   if k in ("stem_kernel", "fa_levels", "separable_stem", "fa_input")}
         self.config = {"widths": widths, "enc_ops": enc_ops, "dec_ops": dec_ops, "fa_hidden": list(fa_hidden),
                        "feature_align": feature_align, **options}
 

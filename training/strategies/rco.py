@@ -10,8 +10,8 @@ of the student's schedule, or greedily: every ``check_every`` steps (after it ha
 first anchor for that long) the student jumps to the furthest anchor whose distillation loss on a
 fixed held-out batch is within ``(1 + threshold)`` times its loss against its current anchor — a
 margin relative to how far the student is, since an absolute one is met by every anchor once the
-student is roughly right (even the noisy input is that close). Either way the anchor index never decreases and the last phase (``final_phase``
-of the steps) uses the final teacher.
+student is roughly right (even the noisy input is that close). Either way the anchor index never
+decreases and the last phase (``final_phase`` of the steps) uses the final teacher.
 """
 from __future__ import annotations
 

@@ -106,8 +106,9 @@ class MixedOp(Choice):
 
     def p(self, name: str) -> Tensor:
         """Probability (weight) of option ``name`` under the last forward; 0 when it is not an option."""
-        return self.weights[self.names.index(name)].double() if name in self.names else self.weights.new_zeros((),
-                                                                                                      dtype=torch.float64)
+        if name not in self.names:
+            return self.weights.new_zeros((), dtype=torch.float64)
+        return self.weights[self.names.index(name)].double()
 
 
 class GatedAlign(FeatureAlign):
@@ -148,7 +149,8 @@ class SearchSupernet(FeatureAlignStudent):
                                                       for _ in range(n)])
                                       for i, (w, n) in enumerate(zip(widths, dec_slots)))
         self.align = nn.ModuleDict({
-            str(i): GatedAlign(widths[i], fa_hidden[i], int(self._enc_point[i]) + int(i < levels - 1), 1 if i == 0 else 3)
+            str(i): GatedAlign(widths[i], fa_hidden[i], int(self._enc_point[i]) + int(i < levels - 1),
+                               1 if i == 0 else 3)
             for i in range(levels)})
         plain = build_model("searched", widths=list(widths), enc_ops=[[]] * levels, dec_ops=[[]] * (levels - 1),
                             fa_hidden=list(fa_hidden), feature_align=False, stem_kernel=1)

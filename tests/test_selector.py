@@ -14,9 +14,10 @@ import pytest
 
 from export.golden import write_selector_vectors
 from denoise.noise import NoiseProfile
-from denoise.selector import RULE, RULE_VERSION, noise_level, select_for_profile, select_index
+from denoise.selector import (RULE, RULE_VERSION, SelectionError, boundaries_of, core_ranges, noise_level, read_selection,
+                              select_for_profile, select_index, selection_block, split_boundaries)
 
-# Four specialists over a ∈ [1e-4, 2e-2], split geometrically (training/specialists.py's default).
+# Four specialists over a ∈ [1e-4, 2e-2], split geometrically (split_boundaries, as training does).
 GOLDEN_BOUNDARIES = [0.0003760603093086394, 0.0014142135623730955, 0.005318295896944991]
 GOLDEN = Path(__file__).parent / "golden" / "selector_vectors.json"
 
@@ -58,3 +59,17 @@ def test_selector_vectors_cover_every_boundary_and_agree_with_the_rule(tmp_path)
 def test_golden_selector_vectors_do_not_drift(tmp_path):
     fresh = write_selector_vectors(GOLDEN_BOUNDARIES, tmp_path / "selector_vectors.json")
     assert json.loads(fresh.read_text()) == json.loads(GOLDEN.read_text())
+
+
+def test_boundaries_core_ranges_and_the_selection_block_round_trip():
+    boundaries = split_boundaries((1e-4, 2e-2), 4)
+    assert boundaries == pytest.approx(GOLDEN_BOUNDARIES, rel=1e-12)  # the shipped split
+    cores = core_ranges((1e-4, 2e-2), boundaries)
+    assert cores[0][0] == 1e-4 and cores[-1][1] == 2e-2 and boundaries_of(cores) == boundaries
+    assert read_selection(selection_block(boundaries), cores) == tuple(boundaries)
+    with pytest.raises(SelectionError, match="do not meet"):
+        boundaries_of([(1e-4, 1e-3), (2e-3, 1e-2)])
+    with pytest.raises(SelectionError, match="version 2 is not supported"):
+        read_selection({**selection_block(boundaries), "rule_version": 2}, cores)
+    with pytest.raises(SelectionError, match="does not separate"):
+        read_selection(selection_block([b * 1.01 for b in boundaries]), cores)

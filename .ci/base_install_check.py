@@ -1,6 +1,6 @@
 """Run inside a venv holding only the base install (`pip install .`, no extras): torch is absent,
-and a DNG written with numpy and the runtime's own DNG writer is denoised through the CLI and
-through the public API."""
+a DNG written with numpy and the runtime's own DNG writer is denoised through the CLI and through
+the public API, and a lab command names the extra it needs."""
 from __future__ import annotations
 
 import importlib.util
@@ -34,6 +34,8 @@ def main() -> int:
         for out in (Path(tmp) / "cli.dng", api):
             clean = denoise.read_raw(out).mosaic
             assert clean.shape == dn.shape and np.isfinite(clean).all(), out
+    lab = subprocess.run([cli, "export", "--help"], capture_output=True, text=True)
+    assert lab.returncode == 2 and 'pip install "rawdenoise[export]"' in lab.stderr, lab.stderr
     loaded = [m for m in ("training", "export", "evaluation") if m in sys.modules]
     assert not loaded, f"the runtime loaded lab packages {loaded}"
     print("base install: torch absent; CLI and API denoised a DNG")

@@ -12,16 +12,22 @@ from typing import Callable
 
 from .backends import BACKENDS
 
-# Lab sub-commands: name -> (module, function registering it on the sub-parsers, summary for --help).
+# Lab sub-commands: name -> (module, function registering it on the sub-parsers, the extra it needs,
+# summary for --help).
 LAB_COMMANDS = {
-    "train": ("training.cli", "add_train_command", "train a teacher, a student or noise-range specialists from a recipe"),
-    "export": ("export.cli", "add_export_command",
+    "train": ("training.cli", "add_train_command", "train",
+              "train a teacher, a student or noise-range specialists from a recipe"),
+    "export": ("export.cli", "add_export_command", "export",
                "export trained models to a phone bundle (ONNX, INT8, fp16, ORT, Core ML, ExecuTorch)"),
-    "eval": ("evaluation.cli", "add_eval_command",
+    "eval": ("evaluation.cli", "add_eval_command", "eval",
              "evaluate denoisers: DND submission, local benchmark, residual check, report"),
-    "bench": ("evaluation.cli", "add_bench_command",
+    "bench": ("evaluation.cli", "add_bench_command", "eval",
               "measure a model's cost: params, MACs, latency, MP/s, 12 MP end to end, peak memory"),
 }
+# Packages the base install leaves out, and the extra (pyproject.toml) that brings each.
+EXTRA_OF = {"torch": "torch", "torchvision": "train", "yaml": "train", "onnx": "export", "onnxscript": "export",
+            "coremltools": "export", "executorch": "executorch", "bm3d": "eval", "h5py": "eval", "skimage": "eval",
+            "matplotlib": "eval"}
 
 RUN_EPILOG = """examples:
   denoise run IMG_0001.DNG -o out/                         # default model, noise from the file
@@ -185,6 +191,11 @@ def cmd_golden(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(argv: list[str]) -> str | None:
+    """The sub-command ``argv`` names (its first word that is not an option)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The full ``denoise`` parser; a lab sub-command's own options are registered only when ``argv``
     names it, so ``denoise run`` and ``denoise --help`` never import torch, training or export."""
@@ -250,8 +261,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     p.set_defaults(func=cmd_golden)
 
-    command = next((word for word in (argv or []) if not word.startswith("-")), None)
-    for name, (module, register, summary) in LAB_COMMANDS.items():
+    command = _command(argv or [])
+    for name, (module, register, _extra, summary) in LAB_COMMANDS.items():
         if name == command:
             getattr(importlib.import_module(module), register)(sub)
         else:
@@ -261,16 +272,24 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
     # The reader reports a damaged file in one line naming it; tifffile's own parse warnings would
     # only repeat that in lines without the file's name.
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     try:
+        args = build_parser(argv).parse_args(argv)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("denoise: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as err:
+        package = (err.name or "").partition(".")[0]
+        if package not in EXTRA_OF:
+            raise
+        command = _command(argv)
+        extra = LAB_COMMANDS[command][2] if command in LAB_COMMANDS else EXTRA_OF[package]
+        print(f"denoise: error: this needs {package}, which the base install leaves out; install the "
+              f"'{extra}' extra: pip install \"rawdenoise[{extra}]\"", file=sys.stderr)
+        return 2
     except (ValueError, OSError, KeyError) as err:
         print(f"denoise: error: {str(err).strip() or type(err).__name__}", file=sys.stderr)
         return 2

@@ -95,3 +95,13 @@ def test_bad_mosaic_is_refused_in_one_line():
     with pytest.raises(ValueError) as err:
         denoise.Denoiser().denoise_mosaic(np.zeros((4, 8, 8), np.float32), "RGGB", "1e-3,1e-5")
     assert "\n" not in str(err.value)
+
+
+def test_a_command_needing_a_missing_extra_names_it_in_one_line(tmp_path):
+    checkpoint = tmp_path / "student.pt"
+    checkpoint.write_bytes(b"not read: torch is missing first")
+    code = (f"import sys\nsys.modules['torch'] = None  # as in the base install\nfrom denoise.cli import main\n"
+            f"sys.exit(main(['info', {str(checkpoint)!r}]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "needs torch" in done.stderr and 'pip install "rawdenoise[torch]"' in done.stderr

@@ -7,8 +7,8 @@ and a 12 MP DNG end to end (read → noise profile → denoise → write DNG) in
 whose peak resident memory is the figure reported. Once for all backends: the tiled engine's own
 cost (the frame through a model that only copies its input) and the blind noise estimate on the
 frame (what runs instead of the file's NoiseProfile when it has none). Every timing is the median
-of ``repeats`` after ``warmup`` runs. The machine's FP32 matmul rate is measured too, as the roofline a model's
-MACs can be compared against. The target to report against: 12 MP end to end ≤ 1 s on 2 cores.
+of ``repeats`` after ``warmup`` runs; the backends' tile and frame timings are taken in turns. The
+machine's FP32 matmul rate is measured too, as the roofline a model's MACs can be compared against. The target to report against: 12 MP end to end ≤ 1 s on 2 cores.
 """
 from __future__ import annotations
 
@@ -47,6 +47,19 @@ def median_seconds(fn: Callable[[], object], warmup: int, repeats: int) -> float
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_medians(fns: dict[str, Callable[[], object]], warmup: int, repeats: int) -> dict[str, float]:
+    """Median wall time of each function, timed in turns (one call of each per round): on a machine
+    shared with other work, a busy spell then slows every backend alike instead of whichever ran in it."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for round_ in range(warmup + max(repeats, 1)):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            if round_ >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def fp32_roofline_gflops(n: int = 1024, warmup: int = 2, repeats: int = 10) -> float:
@@ -247,17 +260,20 @@ def run_cost_bench(model_path: str | os.PathLike, onnx_fp32: str | os.PathLike |
     tile_in = np.ascontiguousarray(planes[None, :, :256, :256]) if min(planes.shape[1:]) >= 256 else None
     with tempfile.TemporaryDirectory(prefix="rawdenoise-cost-") as tmp:
         dng = write_test_dng(Path(tmp) / "frame.dng", (h, w)) if e2e else None
+        say(f"timing {', '.join(name for name, _ in backends)} in turns ...")
+        runners = {name: _runner(name, path, threads, optimization) for name, path in backends}
+        tiles = interleaved_medians({name: (lambda r=r: r(tile_in, noise[None])) for name, r in runners.items()},
+                                    warmup, repeats) if tile_in is not None else {}
+        frames = interleaved_medians({name: (lambda r=r: denoise_planes(r, planes, noise, tile, overlap))
+                                      for name, r in runners.items()}, warmup, repeats)
+        del runners
         for name, path in backends:
-            say(f"timing {name} ...")
-            runner = _runner(name, path, threads, optimization)
             row: dict = {"backend": name, "file": path}
-            if tile_in is not None:
-                s = median_seconds(lambda: runner(tile_in, noise[None]), warmup, repeats)
-                row["tile512"] = {"median_s": s, "mp_per_s": 512 * 512 / 1e6 / s}
-            s = median_seconds(lambda: denoise_planes(runner, planes, noise, tile, overlap), warmup, repeats)
-            row["frame"] = {"median_s": s, "mp_per_s": h * w / 1e6 / s}
-            del runner
+            if name in tiles:
+                row["tile512"] = {"median_s": tiles[name], "mp_per_s": 512 * 512 / 1e6 / tiles[name]}
+            row["frame"] = {"median_s": frames[name], "mp_per_s": h * w / 1e6 / frames[name]}
             if dng is not None:
+                say(f"timing {name} end to end ...")
                 row["e2e"] = _run_e2e_child(name, path, dng, Path(tmp) / f"out-{name}.dng", tile, overlap,
                                             warmup, repeats, threads, optimization)
                 # The target is stated for a 12 MP frame; a smaller frame cannot meet or miss it.

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from evaluation.cost import CostBenchError, median_seconds, run_cost_bench
+from evaluation.cost import CostBenchError, interleaved_medians, median_seconds, run_cost_bench
 from denoise.models import build_model, count_params, save_checkpoint
 
 
@@ -56,6 +56,12 @@ def test_median_of_repeats_after_warmup():
     calls = []
     seconds = median_seconds(lambda: calls.append(1), warmup=2, repeats=3)
     assert len(calls) == 5 and seconds >= 0
+
+
+def test_backends_are_timed_in_turns():
+    order = []
+    medians = interleaved_medians({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, warmup=1, repeats=2)
+    assert order == ["a", "b"] * 3 and set(medians) == {"a", "b"}
 
 
 def test_bad_cost_requests_are_clear_errors(tmp_path, tiny_checkpoint):

@@ -25,8 +25,8 @@ import numpy as np
 from denoise.cfa import pack_rggb
 from denoise.noise import NoiseProfile, log_linear_b
 from training.photos import PHOTOS, SKIMAGE_BENCH as SKIMAGE_PHOTOS
-from training.synth import (EVAL_SEED_BASE, CameraParams, add_noise, mosaic_rggb, procedural_scene, random_camera,
-                            unprocess)
+from training.noise_synthesis import add_noise
+from training.synth import EVAL_SEED_BASE, CameraParams, mosaic_rggb, procedural_scene, random_camera, unprocess
 
 BENCH_SIZE = 512
 # Shot terms of the benchmark levels: log-spaced over the range phones and DND cover.
@@ -91,7 +91,7 @@ def _real_sensor_noisy(clean: np.ndarray, profile: NoiseProfile, rng: np.random.
     """Shot noise plus the read-side components of a real sensor (the training synthesis's own model)."""
     import torch
 
-    from training.data import real_sensor_noise
+    from training.noise_synthesis import real_sensor_noise
 
     a = np.asarray(profile.a, dtype=np.float64)[:, None, None]
     shot = torch.from_numpy(rng.poisson(np.maximum(clean.astype(np.float64), 0.0) / a) * a)

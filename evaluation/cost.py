@@ -120,7 +120,8 @@ def _test_mosaic(shape: tuple[int, int], seed: int = 0):
     """A noisy normalized RGGB mosaic of ``shape`` (a held-out scene, tiled), its camera and noise profile."""
     from denoise.cfa import pack_rggb, unpack_rggb
     from denoise.noise import NoiseProfile
-    from training.synth import EVAL_SEED_BASE, add_noise, clean_raw, procedural_scene
+    from training.noise_synthesis import add_noise
+    from training.synth import EVAL_SEED_BASE, clean_raw, procedural_scene
 
     rng = np.random.default_rng(seed)
     base, cam = clean_raw(procedural_scene(512, EVAL_SEED_BASE + seed), rng)

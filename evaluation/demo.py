@@ -16,6 +16,7 @@ from denoise.cfa import pack_rggb, unpack_rggb
 from denoise.metrics import psnr
 from denoise.noise import NoiseProfile, log_linear_b
 from training import synth
+from training.noise_synthesis import add_noise
 
 BLACK, WHITE = 512, 16383  # a 14-bit sensor
 
@@ -39,7 +40,7 @@ def write_noisy_dng(path: Path, a: float, seed: int = 0) -> tuple[np.ndarray, No
     cam = synth.random_camera(rng)
     clean = synth.mosaic_rggb(synth.unprocess(demo_scene(seed), cam))
     profile = NoiseProfile.uniform(a, float(log_linear_b(a)), source="metadata")
-    noisy = unpack_rggb(synth.add_noise(pack_rggb(clean), profile, rng))
+    noisy = unpack_rggb(add_noise(pack_rggb(clean), profile, rng))
     dn = np.clip(np.round(noisy * (WHITE - BLACK) + BLACK), 0, 65535).astype(np.uint16)
     write_bayer_dng(path, dn, "RGGB", BLACK, WHITE, cam.xyz2cam, cam.as_shot_neutral, noise_profile=profile,
                     make="rawdenoise", model="demo camera")

@@ -15,7 +15,8 @@ import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 
 from denoise.cfa import pack_rggb
-from training.synth import add_noise, clean_raw, procedural_scene, sample_noise_profile
+from training.noise_synthesis import add_noise, sample_noise_profile
+from training.synth import clean_raw, procedural_scene
 
 CALIBRATION_SEED = 7_000_000   # far from training seeds [0, …) used by short runs and from the eval bases
 QUALITY_SEED = 7_500_000

@@ -5,7 +5,7 @@ import pytest
 
 from evaluation.bm3d_vst import bm3d_vst_denoise, gat_forward, gat_inverse
 from denoise.noise import NoiseProfile, log_linear_b
-from training.synth import add_noise
+from training.noise_synthesis import add_noise
 
 # (a, b, clean signal): DND-line read noise at low and high gain, a strong read term, pure Gaussian.
 CASES = [

@@ -7,7 +7,8 @@ import pytest
 from denoise.cfa import pack_rggb, unpack_rggb
 from denoise.noise import NoiseProfile, log_linear_b
 from denoise.noise_estimate import NoiseEstimateError, estimate_noise
-from training.synth import add_noise, clean_raw, procedural_scene
+from training.noise_synthesis import add_noise
+from training.synth import clean_raw, procedural_scene
 
 LEVELS = np.geomspace(1e-4, 2e-2, 8)
 SEEDS = (0, 1, 2, 3)

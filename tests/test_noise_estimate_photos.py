@@ -20,7 +20,8 @@ from denoise.cfa import pack_rggb, unpack_rggb
 from denoise.noise import NoiseProfile, log_linear_b
 from denoise.noise_estimate import estimate_noise
 from denoise.selector import noise_level
-from training.synth import add_noise, clean_raw
+from training.noise_synthesis import add_noise
+from training.synth import clean_raw
 
 PHOTOS = {"astronaut": data.astronaut, "coffee": data.coffee, "chelsea": data.chelsea, "rocket": data.rocket,
           "motorcycle_left": lambda: data.stereo_motorcycle()[0],

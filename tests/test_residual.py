@@ -6,7 +6,8 @@ from scipy.ndimage import gaussian_filter
 from denoise.cfa import pack_rggb
 from evaluation.residual import ResidualCheckError, find_raw_files, residual_stats
 from denoise.noise import NoiseProfile, log_linear_b
-from training.synth import EVAL_SEED_BASE, add_noise, clean_raw, procedural_scene
+from training.noise_synthesis import add_noise
+from training.synth import EVAL_SEED_BASE, clean_raw, procedural_scene
 
 PROFILE = NoiseProfile.uniform(5e-3, float(log_linear_b(5e-3)), "synthetic")
 

@@ -11,7 +11,8 @@ from denoise.backends import TorchRunner
 from denoise.cfa import pack_rggb
 from denoise.models import build_model
 from denoise.noise import NoiseProfile, log_linear_b
-from training.synth import add_noise, clean_raw, procedural_scene
+from training.noise_synthesis import add_noise
+from training.synth import clean_raw, procedural_scene
 from denoise.tiling import (DEFAULT_OVERLAP, DEFAULT_TILE, Span, TilingError, axis_weights, blend_weights,
                             denoise_planes, padded_size, plan_axis, plan_tiles)
 

@@ -3,7 +3,8 @@ import numpy as np
 import torch
 
 from denoise.cfa import pack_rggb
-from training.data import NoisePrior, PairSampler, add_sensor_noise, bayer_augment
+from training.data import PairSampler, bayer_augment
+from training.noise_synthesis import NoisePrior, add_sensor_noise
 
 
 def test_noise_variance_matches_a_x_plus_b():

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from training.data import DevicePairSampler, NoisePrior
+from training.data import DevicePairSampler
+from training.noise_synthesis import NoisePrior
 
 
 def _colour_index_pool(n, size):

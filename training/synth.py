@@ -1,4 +1,4 @@
-"""Clean scenes without a download, turned into RAW by "unprocessing", and sensor noise on top.
+"""Clean scenes without a download, turned into RAW by "unprocessing" (noise: :mod:`training.noise_synthesis`).
 
 Shared by training (on-the-fly pairs), the local benchmark (held-out seeds), export calibration
 and the demo. Every generator takes a seed or a ``numpy.random.Generator``.
@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from denoise.render import CameraParams
-from denoise.noise import NoiseProfile, log_linear_b
 
 # XYZ→camera matrices of four real cameras and the sRGB(D65)→XYZ matrix (Brooks et al. 2019).
 XYZ2CAMS = np.array([
@@ -25,9 +24,6 @@ XYZ2CAMS = np.array([
 RGB2XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
                     [0.2126729, 0.7151522, 0.0721750],
                     [0.0193339, 0.1191920, 0.9503041]])
-
-DEFAULT_A_RANGE = (1e-4, 2e-2)
-
 
 def random_camera(rng: np.random.Generator, wide: bool = False) -> CameraParams:
     """A random blend of real colour matrices with white-balance and exposure gains.
@@ -196,28 +192,6 @@ def clean_raw(srgb: np.ndarray, rng: np.random.Generator, wide: bool = False) ->
     """sRGB (even H, W) → clean RGGB mosaic in [0, 1] and the camera that 'took' it (see :func:`random_camera`)."""
     cam = random_camera(rng, wide)
     return mosaic_rggb(unprocess(srgb, cam)), cam
-
-
-# ---------------------------------------------------------------------------------------------
-# Noise
-
-
-def sample_noise_profile(rng: np.random.Generator, a_range: tuple[float, float] = DEFAULT_A_RANGE,
-                         b_sigma: float = 0.26) -> NoiseProfile:
-    """Shot term log-uniform over ``a_range``; read term on the DND-fitted log-linear line."""
-    a = float(np.exp(rng.uniform(np.log(a_range[0]), np.log(a_range[1]))))
-    b = float(log_linear_b(a, rng.normal(0.0, b_sigma)))
-    return NoiseProfile.uniform(a, b, source="synthetic")
-
-
-def add_noise(clean_planes: np.ndarray, profile: NoiseProfile, rng: np.random.Generator) -> np.ndarray:
-    """Poisson shot + Gaussian read noise on packed (4, h, w) planes (normalized scale)."""
-    a = np.asarray(profile.a, dtype=np.float64)[:, None, None]
-    b = np.asarray(profile.b, dtype=np.float64)[:, None, None]
-    x = np.maximum(clean_planes.astype(np.float64), 0.0)
-    safe_a = np.where(a > 0, a, 1.0)
-    shot = np.where(a > 0, rng.poisson(x / safe_a) * safe_a, x)
-    return (shot + rng.normal(size=x.shape) * np.sqrt(b)).astype(np.float32)
 
 
 # Seeds: training draws procedural scenes from [0, EVAL_SEED_BASE); the local benchmark and any

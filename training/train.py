@@ -38,7 +38,8 @@ from denoise.metrics import psnr
 from denoise.models import build_model, load_checkpoint
 from denoise.models.registry import CheckpointError, atomic_torch_save, model_record
 
-from .data import DevicePairSampler, NoisePrior, PairSampler, PoolSpec, build_pool, validation_set
+from .data import DevicePairSampler, PairSampler, PoolSpec, build_pool, validation_set
+from .noise_synthesis import NoisePrior
 from .losses import PIXEL_LOSSES
 from .schedule import lr_at
 from .strategies import Batch, Strategy, StrategyContext, build_loss_strategies

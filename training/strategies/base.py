@@ -20,7 +20,8 @@ from torch import Tensor, nn
 
 from denoise.models import load_checkpoint
 
-from ..data import NoisePrior, PairSampler, PoolSpec, build_pool, validation_set
+from ..data import PairSampler, PoolSpec, build_pool, validation_set
+from ..noise_synthesis import NoisePrior
 from ..losses import PIXEL_LOSSES
 from ..schedule import lr_at
 

@@ -47,8 +47,12 @@ class DenoiserBundle private constructor(
         private const val SOURCE = "assets/$ASSET_DIR"
         private const val MAX_THREADS = 4
 
-        /** ORT-format files load without the ONNX parser; INT8 is faster on phone CPUs. */
-        val FORMAT_PREFERENCE = arrayOf("int8_ort", "ort", "int8", "onnx")
+        /**
+         * fp32 first: INT8 was not faster than fp32 for these models where it could be measured
+         * (the cost_formats sections of BENCHMARKS.md) and costs up to the manifest's INT8 budget in PSNR. ORT
+         * format before ONNX: it loads without the ONNX parser.
+         */
+        val FORMAT_PREFERENCE = arrayOf("ort", "onnx", "int8_ort", "int8")
 
         /**
          * Load and verify the bundle, and refuse ORT files this app's ONNX Runtime cannot load; a

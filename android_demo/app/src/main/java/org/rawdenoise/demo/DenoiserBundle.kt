@@ -49,8 +49,8 @@ class DenoiserBundle private constructor(
 
         /**
          * fp32 first: INT8 was not faster than fp32 for these models where it could be measured
-         * (the cost_formats sections of BENCHMARKS.md) and costs up to the manifest's INT8 budget in PSNR. ORT
-         * format before ONNX: it loads without the ONNX parser.
+         * (the cost_formats sections of BENCHMARKS.md) and costs up to the manifest's INT8 budget in
+         * PSNR. ORT format before ONNX: it loads without the ONNX parser.
          */
         val FORMAT_PREFERENCE = arrayOf("ort", "onnx", "int8_ort", "int8")
 

@@ -33,6 +33,8 @@ ORT_RUNTIME_VERSION = "1.20.0"
 # The graph optimization level the files are checked at and the app loads them with: at "all" ORT
 # replays the saved runtime optimizations (QDQ fusion into integer kernels).
 ORT_OPTIMIZATION_LEVEL = "all"
+_SESSION_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+                   "all": "ORT_ENABLE_ALL"}  # manifest level → onnxruntime.GraphOptimizationLevel member
 ORT_PYTHON_ENV = "RAWDENOISE_ORT_PYTHON"
 
 # Run in the target runtime's own Python: load the converted file at the app's optimization level and
@@ -40,7 +42,7 @@ ORT_PYTHON_ENV = "RAWDENOISE_ORT_PYTHON"
 _LOAD_CHECK = """
 import sys, numpy as np, onnxruntime as ort
 options = ort.SessionOptions()
-options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, sys.argv[2])
 session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
 side = 2 * int(session.get_modelmeta().custom_metadata_map.get("rawdenoise.stride", "8"))
 noise = np.array([[1e-3] * 4 + [1e-5] * 4], np.float32)
@@ -104,7 +106,7 @@ def convert_to_ort(onnx_path: str | os.PathLike, out_path: str | os.PathLike, st
         produced = sorted(Path(work, "out").glob("*.ort"))
         if len(produced) != 1:
             raise ExportError(f"{onnx_path}: ORT converter produced {len(produced)} .ort files")
-        _run([interpreter, "-c", _LOAD_CHECK, str(produced[0])],
+        _run([interpreter, "-c", _LOAD_CHECK, str(produced[0]), _SESSION_LEVELS[ORT_OPTIMIZATION_LEVEL]],
              f"{onnx_path}: loading its ORT file in onnxruntime {runtime_version}")
         os.replace(produced[0], out_path)
     return out_path

@@ -1,12 +1,16 @@
-"""ORT format (.ort) for ONNX Runtime Mobile: dynamic sizes survive and it matches the .onnx."""
+"""ORT format (.ort) for ONNX Runtime Mobile: dynamic sizes survive, it matches the .onnx, and it is
+written by exactly the runtime version asked for."""
 from __future__ import annotations
 
+import sys
+
+import onnxruntime
 import pytest
 from export_helpers import shared_onnx
 
 from denoise.backends import OnnxRunner
 from export import ExportError
-from export.mobile import convert_to_ort
+from export.mobile import ORT_PYTHON_ENV, convert_to_ort
 from export.verify import parity
 
 
@@ -14,7 +18,7 @@ from export.verify import parity
 def converted(tmp_path_factory):
     model, onnx_path = shared_onnx(tmp_path_factory)
     out = tmp_path_factory.mktemp("ort") / "tiny.ort"
-    convert_to_ort(onnx_path, out)
+    convert_to_ort(onnx_path, out, runtime_version=onnxruntime.__version__)  # this environment's own runtime
     return onnx_path, out
 
 
@@ -39,6 +43,16 @@ def test_unknown_optimization_style_is_refused(converted, tmp_path):
     onnx_path, _ = converted
     with pytest.raises(ExportError, match="optimization style"):
         convert_to_ort(onnx_path, tmp_path / "x.ort", style="extreme")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_runtime_version_this_environment_lacks_needs_its_own_python(converted, tmp_path, monkeypatch):
+    onnx_path, _ = converted
+    monkeypatch.delenv(ORT_PYTHON_ENV, raising=False)
+    with pytest.raises(ExportError, match=r"need that exact version.*pip install onnxruntime==1\.0\.0"):
+        convert_to_ort(onnx_path, tmp_path / "x.ort", runtime_version="1.0.0")
+    with pytest.raises(ExportError, match=f"has onnxruntime {onnxruntime.__version__}, not 1\\.0\\.0"):
+        convert_to_ort(onnx_path, tmp_path / "x.ort", runtime_version="1.0.0", python=sys.executable)
     assert list(tmp_path.iterdir()) == []
 
 

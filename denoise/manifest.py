@@ -25,7 +25,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
 from .selector import SelectionError, read_selection
 
@@ -48,6 +48,9 @@ class BundleError(ValueError):
     """A bundle that is malformed, tampered with, incomplete or unsafe to unpack."""
 
 
+Fail = Callable[[str], BundleError]  # builds the "<bundle>: manifest.json <what>; re-export the bundle" error
+
+
 @dataclass(frozen=True)
 class Specialist:
     """One model of the bundle and the noise range it serves."""
@@ -66,7 +69,6 @@ class CheckedManifest:
 
     specialists: tuple[Specialist, ...]
     boundaries: tuple[float, ...]
-    ort_runtime: str | None  # the ONNX Runtime version the ORT-format files were written for
 
 
 def safe_relative_path(name: str) -> bool:
@@ -144,11 +146,11 @@ def check_manifest(manifest: Any, source: object) -> CheckedManifest:
         boundaries = read_selection(selection, [s.core_range for s in specialists])
     except SelectionError as err:
         raise BundleError(f"{source}: {MANIFEST} {err}") from None
-    ort_runtime = _check_export(manifest.get("export"), specialists, source, fail)
-    return CheckedManifest(specialists, boundaries, ort_runtime)
+    _check_export(manifest.get("export"), specialists, source, fail)
+    return CheckedManifest(specialists, boundaries)
 
 
-def _check_io(io: Any, source: object, fail: Any) -> None:
+def _check_io(io: Any, source: object, fail: Fail) -> None:
     if not isinstance(io, dict) or not _is_int(io.get("stride")) or not 1 <= io["stride"] <= MAX_INT:
         raise fail("has no valid io.stride")
     stride = io["stride"]
@@ -180,7 +182,7 @@ def _check_io(io: Any, source: object, fail: Any) -> None:
                           f"{OUTPUT_NAME!r}; re-export the bundle with this SDK")
 
 
-def _names(described: Any, fail: Any) -> set[str] | None:
+def _names(described: Any, fail: Fail) -> set[str] | None:
     if described is None:
         return None
     if not (isinstance(described, list)
@@ -199,7 +201,7 @@ def _check_listing(listed: dict[str, Any], source: object) -> None:
                               "'bytes' (a non-negative integer); re-export the bundle")
 
 
-def _check_specialist(i: int, entry: Any, listed: dict[str, Any], fail: Any) -> Specialist:
+def _check_specialist(i: int, entry: Any, listed: dict[str, Any], fail: Fail) -> Specialist:
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
         raise fail(f"specialist #{i} has no name")
     name = entry["name"]
@@ -227,7 +229,7 @@ def _check_specialist(i: int, entry: Any, listed: dict[str, Any], fail: Any) -> 
     return Specialist(i, name, a_range, core_range, dict(files), dict(quality))
 
 
-def _check_export(export: Any, specialists: tuple[Specialist, ...], source: object, fail: Any) -> str | None:
+def _check_export(export: Any, specialists: tuple[Specialist, ...], source: object, fail: Fail) -> None:
     export = {} if export is None else export
     if not isinstance(export, dict):
         raise fail("export must be an object")
@@ -252,11 +254,10 @@ def _check_export(export: Any, specialists: tuple[Specialist, ...], source: obje
         if with_ort:
             raise BundleError(f"{source}: {MANIFEST} does not say which ONNX Runtime version the ORT files of "
                               f"{with_ort[0]!r} were written for (export.ort.runtime_version); re-export the bundle")
-        return None
+        return
     if not isinstance(ort, dict) or parse_version(ort.get("runtime_version")) is None:
         raise fail(f"export.ort.runtime_version must be a version like '1.20.0', got "
                    f"{(ort.get('runtime_version') if isinstance(ort, dict) else ort)!r}")
     if ort.get("optimization_level") not in ORT_OPTIMIZATION_LEVELS:
         raise fail(f"export.ort.optimization_level must be one of {', '.join(ORT_OPTIMIZATION_LEVELS)}, got "
                    f"{ort.get('optimization_level')!r}")
-    return ort["runtime_version"]

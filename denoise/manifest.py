@@ -9,7 +9,8 @@ Rules, beyond the JSON types each field must have:
 
 * ``io``: ``stride`` ≥ 1; ``tile`` (optional) a multiple of the stride; ``overlap`` (optional) a
   multiple of the stride below the tile; ``coreml_tiles`` positive multiples of the stride; the models'
-  input and output names, when listed, are the contract's (``noisy``, ``noise`` → ``denoised``).
+  inputs and outputs, when listed, have the contract's names (``noisy``, ``noise`` → ``denoised``) and
+  dtype (float32).
 * ``selection``: read by :func:`denoise.selector.read_selection` (the rule this SDK implements, K−1
   strictly ascending positive boundaries that separate the K specialists' core ranges).
 * ``specialists``: unique names, ``0 < low <= high`` ranges, files of known formats that the
@@ -188,6 +189,9 @@ def _names(described: Any, fail: Fail) -> set[str] | None:
     if not (isinstance(described, list)
             and all(isinstance(item, dict) and isinstance(item.get("name"), str) for item in described)):
         raise fail('io inputs/outputs must be lists of {"name": …}')
+    for item in described:
+        if item.get("dtype", "float32") != "float32":
+            raise fail(f"io {item['name']!r} has dtype {item.get('dtype')!r}; the runtime feeds and reads float32")
     return {item["name"] for item in described}
 
 

@@ -381,6 +381,8 @@ def _io_variants(edit: Callable[[Callable[[dict], Any]], dict]) -> list[tuple[st
         ("inputs renamed", edit(lambda m: m["io"]["inputs"][1].__setitem__("name", "sigma"))),
         ("output renamed", edit(lambda m: m["io"]["outputs"][0].__setitem__("name", "output_0"))),
         ("inputs not a list", io("inputs", {"name": "noisy"})),
+        ("input of dtype float16", edit(lambda m: m["io"]["inputs"][0].__setitem__("dtype", "float16"))),
+        ("output dtype null", edit(lambda m: m["io"]["outputs"][0].__setitem__("dtype", None))),
     ]
 
 

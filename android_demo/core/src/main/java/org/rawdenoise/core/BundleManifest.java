@@ -277,6 +277,11 @@ public final class BundleManifest {
             if (!(name instanceof String)) {
                 throw fail("io inputs/outputs must be lists of {\"name\": …}");
             }
+            Map<?, ?> fields = (Map<?, ?>) item;
+            if (fields.containsKey("dtype") && !"float32".equals(fields.get("dtype"))) {
+                throw fail("io '" + name + "' has dtype " + show(fields.get("dtype"))
+                        + "; the app feeds and reads float32");
+            }
             out.add((String) name);
         }
         return out;

@@ -367,8 +367,9 @@ def write_bundle(sources: Sequence[SpecialistSource], boundaries: Sequence[float
             manifest["export"]["ort"] = {
                 "runtime_version": options.ort_runtime, "optimization_level": ORT_OPTIMIZATION_LEVEL,
                 "optimization_style": "runtime", "target_platform": "arm",
-                "note": "set session option session.enable_saved_runtime_optimizations=1 to replay the saved "
-                        "optimizations (XNNPACK / NNAPI / Core ML execution providers)"}
+                "note": "written by onnxruntime runtime_version; load them with that version or a newer one of the "
+                        "same major at optimization_level, which replays the saved runtime optimizations (QDQ "
+                        "fusion); the graph stays portable to the XNNPACK / NNAPI / Core ML execution providers"}
         manifest["files"] = _file_listing(work)
         write_json(work / MANIFEST, manifest)
         load_bundle(work)  # the bundle must pass the same checks the runtime applies

@@ -63,15 +63,15 @@ def _run(command: list[str], what: str) -> str:
 
 
 def ort_python(version: str = ORT_RUNTIME_VERSION, python: str | os.PathLike | None = None) -> str:
-    """A Python interpreter whose onnxruntime is exactly ``version``: ``python``, else $RAWDENOISE_ORT_PYTHON,
-    else this one when its onnxruntime is that version. ORT files are written by the runtime that will load
-    them, so the exporter and the app can never disagree on the format."""
+    """A Python interpreter whose onnxruntime is exactly ``version``: ``python``, else this one when its
+    onnxruntime is that version, else $RAWDENOISE_ORT_PYTHON. ORT files are written by the runtime that will
+    load them, so the exporter and the app can never disagree on the format."""
     import onnxruntime
 
+    if python is None and onnxruntime.__version__ == version:
+        return sys.executable
     candidate = python or os.environ.get(ORT_PYTHON_ENV)
     if not candidate:
-        if onnxruntime.__version__ == version:
-            return sys.executable
         venv = f"~/.cache/rawdenoise/ort-{version}"
         raise ExportError(f"ORT files for onnxruntime {version} (the app's runtime) need that exact version, this "
                           f"environment has {onnxruntime.__version__}: python3 -m venv {venv} && {venv}/bin/pip "

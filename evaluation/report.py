@@ -220,6 +220,17 @@ def _compare_section(data: dict, source: Path) -> list[str]:
                      f"{_pm(arm['mean_raw_psnr'], arm['std_mean_raw_psnr'])} | {arm['delta_vs_reference']:+.2f} | "
                      f"{arm['model']['macs_per_mp'] / 1e9:.2f} | {arm['wall_s_mean'] / 60:.1f} |")
     lines.append("")
+    groups = [g for g in (data["arms"][0].get("by_group") or {}) if g != "procedural"] if data["arms"] else []
+    for g in groups:
+        ref = next(a for a in data["arms"] if a["name"] == data["reference"])["by_group"][g]["mean"]
+        lines += [f"Group **{g}** only (the same runs):", "",
+                  "| arm | " + " | ".join(f"a = {lv['a']:.2g}" for lv in levels) + " | mean | Δ (dB) |",
+                  "|---|" + "---:|" * (len(levels) + 2)]
+        for arm in data["arms"]:
+            row = arm["by_group"][g]
+            lines.append(f"| {arm['name']} | " + " | ".join(_pm(m, s) for m, s in zip(row["raw_psnr_mean"], row["raw_psnr_std"]))
+                         + f" | {_pm(row['mean'], row['std'])} | {row['mean'] - ref:+.2f} |")
+        lines.append("")
     if data.get("capacity_gap"):
         lines += ["#### Capacity gap: the same student distilled from teachers of three sizes", "",
                   "| teacher | params | GMAC/MP | teacher raw PSNR (dB) | student raw PSNR (dB) |",

@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import numpy as np
 import yaml
 
-from evaluation.benchset import BENCH_A
+from evaluation.benchset import BENCH_A, scene_group
 from evaluation.results import results_header, write_json
 from denoise.models import build_model, count_macs_per_megapixel, count_params, load_checkpoint
 
@@ -240,6 +240,18 @@ def _per_level(bench: dict, method: str, metric: str) -> list[float]:
     return [float(r[metric]) for r in rows]
 
 
+def _per_level_by_group(bench: dict, method: str) -> dict[str, list[float]]:
+    """Raw PSNR per benchmark scene group (photographs, bright un-WB, …) and level, mean over its scenes."""
+    out: dict[str, list[float]] = {}
+    for r in sorted((r for r in bench["results"] if r["method"] == method), key=lambda r: r["level"]):
+        groups: dict[str, list[float]] = {}
+        for p in r["per_scene"]:
+            groups.setdefault(scene_group(p["scene"]), []).append(p["raw_psnr"])
+        for g, vals in groups.items():
+            out.setdefault(g, []).append(float(np.mean(vals)))
+    return out
+
+
 def _model_cost(model: dict) -> dict:
     net = build_model(model["arch"], **model.get("config", {}))
     return {"arch": model["arch"], "params": count_params(net), "macs_per_mp": count_macs_per_megapixel(net)}
@@ -289,14 +301,21 @@ def summarize(spec: dict, plan: dict, searched: dict, out: Path, bench: dict, co
             psnr = _per_level(bench, f"{name}/s{seed}", "raw_psnr")
             runs.append({"seed": seed, "run": str(run_dir.relative_to(out)), "wall_s": info["wall_s"],
                          "steps": info["step"], "best_val_psnr": info["best_val_psnr"], "raw_psnr": psnr,
+                         "raw_psnr_by_group": _per_level_by_group(bench, f"{name}/s{seed}"),
                          "mean_raw_psnr": float(np.mean(psnr)),
                          "mean_srgb_psnr": float(np.mean(_per_level(bench, f"{name}/s{seed}", "srgb_psnr")))})
         levels = np.array([r["raw_psnr"] for r in runs])
         means = np.array([r["mean_raw_psnr"] for r in runs])
+        by_group = {}
+        for g in runs[0]["raw_psnr_by_group"]:
+            per_seed = np.array([r["raw_psnr_by_group"][g] for r in runs])
+            by_group[g] = {"raw_psnr_mean": per_seed.mean(0).tolist(), "raw_psnr_std": per_seed.std(0, ddof=1).tolist(),
+                           "mean": float(per_seed.mean()), "std": float(per_seed.mean(1).std(ddof=1))}
         rows.append({"name": name, "group": arm["group"], "loss": arm["loss"], "model": _model_cost(arm["model"]),
                      **({"teacher": arm["teacher"]} if "teacher" in arm else {}), "runs": runs,
                      "raw_psnr_mean": levels.mean(0).tolist(), "raw_psnr_std": levels.std(0, ddof=1).tolist(),
                      "mean_raw_psnr": float(means.mean()), "std_mean_raw_psnr": float(means.std(ddof=1)),
+                     "by_group": by_group,
                      "mean_srgb_psnr": float(np.mean([r["mean_srgb_psnr"] for r in runs])),
                      "wall_s_mean": float(np.mean([r["wall_s"] for r in runs]))})
     reference = next(r for r in rows if r["name"] == spec["reference"])

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Regenerate the numbers in BENCHMARKS.md: the held-out benchmark (24 scenes: procedural, 12 held-out
+# Regenerate the numbers in BENCHMARKS.md: the held-out benchmark (24 scenes of 256×256 Bayer pixels: procedural, 12 held-out
 # photographs, bright un-white-balanced scenes, real-sensor noise) of the shipped bundle, its
 # equal-budget plain alternative, their generalist students, both teachers and the baselines; the
 # cost of a shipped specialist; the start-up of the runtime; the training runs; then the report.
 # The benchmark's catalogue photographs are fetched into the ignored cache first (Debian packages).
 # BM3D rows are reused from the previous results when the benchmark set is unchanged (--reuse);
-# delete benchmarks/results/synth.json to rerun it (~45 minutes on one core). The crop grid shows the
+# delete benchmarks/results/synth.json to rerun it (~25 minutes on one core). The crop grid shows the
 # shipped bundle beside its equal-budget plain alternative (both always scored anew).
 # The per-format latency sections (cost_formats*) come from the commands written in them.
 set -euo pipefail
@@ -24,7 +24,7 @@ for r in "${OTHERS[@]}"; do
 done
 students=(student_fa_sep_long student_plain15_long)
 for s in "${students[@]}"; do methods+=(--method "model:runs/$s/best.pt"); done
-denoise eval synth --scenes 24 --quiet --reuse "$R/synth.json" --out "$R/synth.json" \
+denoise eval synth --scenes 24 --size 256 --quiet --reuse "$R/synth.json" --out "$R/synth.json" \
   --method noisy --method bm3d --method model:runs/teacher/best.pt --method model:runs/teacher_real/best.pt \
   "${methods[@]}" --method "bundle:$B" --method "bundle:$B:int8" \
   --grid-method "bundle:$B" --grid-method "bundle:$X/specialists_plain15_long"

@@ -169,7 +169,9 @@ def _training_section(data: dict, source: Path) -> list[str]:
     steps = [s for s in _TRAINING_STEPS if any(str(s) in r["val"] for r in runs)]
     lines = [f"### Training runs — `{source.stem}`", "", *_provenance(data, source),
              "Mean raw PSNR (dB) on each run's validation set (6 held-out procedural scenes × 4 levels, "
-             "128×128 packed) at equal steps; runs with the same seed saw the same batches.", "",
+             "128×128 packed; runs on real-world data, named `*_real`, add 12 crops of held-out photographs, so their "
+             "figures are not comparable with the others) at equal steps; runs with the same seed saw the same "
+             "batches.", "",
              "| run | model | loss | params | GMAC/MP | " + " | ".join(f"step {s}" for s in steps) +
              " | steps done | train (min) |",
              "|---|---|---|---:|---:|" + "---:|" * (len(steps) + 2)]

@@ -125,13 +125,14 @@ def _catalogue_photo_srgb(name: str, size: int) -> np.ndarray:
     (up-sampled to ``size`` if it is smaller)."""
     from PIL import Image
 
-    from training.photos import photo_paths
+    from training.photos import photo_path
 
     try:
-        path = next(p for p in photo_paths("bench") if (p.stem if "/contents/images/" not in str(p) else p.parts[-4]) == name)
-    except (StopIteration, FileNotFoundError) as err:
-        raise BenchSetError(f"benchmark photograph {name!r} is not in the cache ({err}); run "
-                            "`python -m training.photos fetch` first") from None
+        path = photo_path(name)
+    except KeyError as err:
+        raise BenchSetError(f"unknown benchmark photograph: {err.args[0]}") from None
+    except FileNotFoundError as err:
+        raise BenchSetError(f"benchmark photograph {name!r}: {err}") from None
     with Image.open(path) as im:
         img = im.convert("RGB")
     w, h = img.size

@@ -90,3 +90,8 @@ def test_bad_requests_are_clear_errors(name, size, match):
         load_scene(name, 0, size)
     with pytest.raises(BenchSetError, match="at least 1"):
         scene_names(0)
+
+
+def test_unknown_catalogue_photograph_is_a_clear_error():
+    with pytest.raises(BenchSetError, match="not a catalogue photograph"):
+        load_scene("photo:no_such_photo", 0, 64)

@@ -8,6 +8,7 @@ so a resumed run sees exactly the batches it would have seen without the interru
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import os
@@ -63,8 +64,7 @@ class PoolSpec:
     def key(self) -> str:
         """Hash of the fields that change the pool (new fields at their defaults keep old keys valid)."""
         fields = {k: v for k, v in self.__dict__.items()
-                  if k not in _KEY_DEFAULTS or v != _KEY_DEFAULTS[k]}
-        fields.pop("photo_cache", None)
+                  if k != "photo_cache" and (k not in _KEY_DEFAULTS or v != _KEY_DEFAULTS[k])}
         if self.photo_split and self.photo_crops:  # the catalogue's files, not only its split's name
             from .photos import PHOTOS
 
@@ -72,8 +72,9 @@ class PoolSpec:
         return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
-_KEY_DEFAULTS = {"photo_split": None, "photo_crops": 0, "photo_scale": (1.5, 4.0), "photo_cache": str(DEFAULT_PHOTO_CACHE),
-                 "wide_camera": 0.0}
+# Fields added after pools were first cached: left out of the key while at their defaults.
+_KEY_DEFAULTS = {f.name: f.default for f in dataclasses.fields(PoolSpec)
+                 if f.name in ("photo_split", "photo_crops", "photo_scale", "wide_camera")}
 
 
 def _procedural_patch(args: tuple[int, int, float]) -> np.ndarray:

@@ -126,16 +126,19 @@ def photo_paths(split: str, cache: str | os.PathLike = DEFAULT_CACHE) -> list[Pa
     """Files of one split, in catalogue order; a clear error when the sources were never fetched."""
     if split not in SPLITS:
         raise ValueError(f"photo split must be one of {SPLITS}, got {split!r}")
-    out = []
-    for p in PHOTOS:
-        if p.split != split:
-            continue
-        path = Path(cache) / p.package / p.path
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: photograph not in the cache; run `python -m training.photos fetch "
-                                    f"--cache {cache}` first")
-        out.append(path)
-    return out
+    return [photo_path(p.name, cache) for p in PHOTOS if p.split == split]
+
+
+def photo_path(name: str, cache: str | os.PathLike = DEFAULT_CACHE) -> Path:
+    """The cached file of the catalogue photograph called ``name`` (:attr:`Photo.name`)."""
+    photo = next((p for p in PHOTOS if p.name == name), None)
+    if photo is None:
+        raise KeyError(f"{name!r} is not a catalogue photograph")
+    path = Path(cache) / photo.package / photo.path
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: photograph not in the cache; run `python -m training.photos fetch "
+                                f"--cache {cache}` first")
+    return path
 
 
 def camera_noise_profiles(cache: str | os.PathLike = DEFAULT_CACHE) -> np.ndarray:

@@ -89,7 +89,7 @@ def train_specialists(config: dict, run_dir: str | os.PathLike, resume: bool = F
             if not done:
                 return {"paused_at": k}
         val = validation_set(sub["validation"]["levels"], sub["validation"]["scenes"], sub["validation"]["patch"],
-                             sub["validation"]["seed"])
+                             sub["validation"]["seed"], photos=sub["validation"].get("photos", 0))
         entries.append({"name": f"s{k}", "checkpoint": f"s{k}/best.pt", "a_range": list(tr), "core_range": list(core),
                         "val_psnr": validate(load_checkpoint(sub_dir / "best.pt"), val),
                         "generalist_val_psnr": validate(generalist, val)})

@@ -29,6 +29,9 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> None:
                                              "--resume, the run's new end (not below the step it reached)")
     p.add_argument("--specialist", type=int, metavar="K",
                    help="specialists: train only specialist K (run K processes side by side, then once without)")
+    p.add_argument("--arm", action="append", metavar="NAME",
+                   help="compare: train only this arm (repeatable; run several processes side by side, then once "
+                        "without to benchmark)")
     p.add_argument("--export-dir", type=Path,
                    help="pipeline: after each phase, pack its run dirs into ≤ 15 MiB tars here (to copy them off a machine)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to metrics.jsonl)")
@@ -42,7 +45,9 @@ def run_train(args: argparse.Namespace) -> int:
         from .compare import compare_from_cli
 
         return compare_from_cli(args.recipe, args.out, args.resume, args.max_minutes, args.steps,
-                                not args.no_progress)
+                                not args.no_progress, args.arm)
+    if args.arm:
+        raise ValueError("--arm selects arms of a comparison: use it with 'denoise train compare'")
     if args.what == "pipeline":
         from .pipeline import run_pipeline
 

@@ -35,6 +35,7 @@ from evaluation.benchset import BENCH_A, scene_group
 from evaluation.results import results_header, write_json
 from denoise.models import build_model, count_macs_per_megapixel, count_params, load_checkpoint
 
+from .run_lock import RunBusy
 from .strategies import StrategyError
 from .train import DEFAULTS, _numbers, deep_merge, load_recipe, train
 
@@ -175,10 +176,13 @@ def _search(spec: dict, out: Path) -> dict[str, dict]:
 
 
 def run_compare(spec: dict | None, out_dir: str | os.PathLike, resume: bool = False, max_minutes: float | None = None,
-                progress: bool = True, command: str = "") -> dict:
+                progress: bool = True, command: str = "", only: list[str] | None = None) -> dict:
     """Train every arm × seed, benchmark them, write ``compare.json``; returns it (or ``{'paused': …}``).
 
     ``spec`` comes from :func:`load_compare`; with ``resume`` the one saved in ``out_dir`` is used instead.
+    ``only`` trains just those arms and stops before the benchmark (``{'trained': …}``), so several
+    processes can share one comparison; runs another process holds (:mod:`training.run_lock`) are
+    skipped (``{'busy': …}``), and the call that finds every run finished writes the results.
     """
     out = Path(out_dir)
     saved = out / "compare.yaml"
@@ -197,7 +201,13 @@ def run_compare(spec: dict | None, out_dir: str | os.PathLike, resume: bool = Fa
     start = time.time()
     searched = _search(spec, out)
     plan = arms(spec, searched)
+    unknown = sorted(set(only or ()) - set(plan))
+    if unknown:
+        raise CompareError(f"--arm {', '.join(unknown)}: the comparison in {out} has the arms {list(plan)}")
+    busy = []
     for name, arm in plan.items():
+        if only and name not in only:
+            continue
         for seed in spec["seeds"]:
             run_dir = out / "runs" / name / f"seed{seed}"
             if _finished(run_dir):
@@ -205,10 +215,18 @@ def run_compare(spec: dict | None, out_dir: str | os.PathLike, resume: bool = Fa
             left = None if max_minutes is None else max_minutes - (time.time() - start) / 60
             if left is not None and left <= 0:
                 return {"paused": f"{name}/seed{seed}"}
-            train(run_config(spec, arm, name, seed), run_dir, resume=(run_dir / "latest.pt").is_file(),
-                  max_minutes=left, progress=progress)
+            try:
+                train(run_config(spec, arm, name, seed), run_dir, resume=(run_dir / "latest.pt").is_file(),
+                      max_minutes=left, progress=progress)
+            except RunBusy:
+                busy.append(f"{name}/seed{seed}")
+                continue
             if not _finished(run_dir):
                 return {"paused": f"{name}/seed{seed}"}
+    if only:
+        return {"trained": list(only), **({"busy": busy} if busy else {})}
+    if busy:
+        return {"busy": busy}
     bench = _benchmark(spec, plan, out, progress, command)
     result = summarize(spec, plan, searched, out, bench, command)
     write_json(out / "compare.json", result)
@@ -349,7 +367,7 @@ def summarize(spec: dict, plan: dict, searched: dict, out: Path, bench: dict, co
 
 
 def compare_from_cli(recipe: Path, out: Path | None, resume: bool, max_minutes: float | None, steps: int | None,
-                     progress: bool) -> int:
+                     progress: bool, only: list[str] | None = None) -> int:
     """``denoise train compare``: load (or resume) and run; prints where the results are."""
     out = out or Path("runs") / recipe.stem
     command = shlex.join(["denoise", "train", "compare", "--recipe", str(recipe), "--out", str(out),
@@ -361,11 +379,16 @@ def compare_from_cli(recipe: Path, out: Path | None, resume: bool, max_minutes: 
         raise CompareError(f"--steps {steps}: the comparison in {out} trains every arm for {planned} steps and "
                            "compares them at equal steps; resume it without --steps, or start another --out")
     try:
-        result = run_compare(spec, out, resume=resume, max_minutes=max_minutes, progress=progress, command=command)
+        result = run_compare(spec, out, resume=resume, max_minutes=max_minutes, progress=progress, command=command,
+                             only=only)
     except StrategyError as err:
         raise CompareError(f"{recipe}: {err}") from None
     if "paused" in result:
         print(f"paused at {result['paused']}; continue with: {command} --resume")
+    elif "busy" in result or "trained" in result:
+        busy = f"; other processes are training {', '.join(result['busy'])}" if result.get("busy") else ""
+        print(f"trained {', '.join(result.get('trained', [])) or 'every free run'}{busy}; when every run is "
+              f"finished, write the benchmark with: {command} --resume")
     else:
         print(f"results: {out / 'compare.json'} (render with: denoise eval report --results {out})")
     return 0

@@ -23,6 +23,7 @@ import platform
 import re
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from denoise.models.registry import CheckpointError, atomic_torch_save, model_re
 
 from .data import DevicePairSampler, PairSampler, PoolSpec, build_pool, validation_set
 from .noise_synthesis import NoisePrior
+from .run_lock import RunLock
 from .losses import PIXEL_LOSSES
 from .schedule import lr_at
 from .strategies import Batch, Strategy, StrategyContext, build_loss_strategies
@@ -366,8 +368,16 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
     equal steps on the same schedule;
     ``max_minutes`` stops cleanly (checkpoint written) so a long recipe can span several sittings;
     ``steps`` replaces ``optim.steps``, also of a resumed run (recorded in its config.yaml and run.json).
+    The run directory is locked for the run (:mod:`training.run_lock`): a second process gets
+    :class:`~training.run_lock.RunBusy` instead of writing the same checkpoints.
     """
-    run_dir = Path(run_dir)
+    lock = RunLock(run_dir) if int(os.environ.get("RANK", "0")) == 0 else nullcontext()
+    with lock:
+        return _train(config, Path(run_dir), resume, max_minutes, progress, steps)
+
+
+def _train(config: dict, run_dir: Path, resume: bool, max_minutes: float | None, progress: bool,
+           steps: int | None) -> dict:
     ddp = _Dist()
     device = torch.device(f"cuda:{ddp.rank % max(1, torch.cuda.device_count())}" if torch.cuda.is_available() else "cpu")
     torch.set_num_threads(int(config["threads"]))

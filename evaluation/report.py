@@ -210,28 +210,32 @@ def _compare_section(data: dict, source: Path) -> list[str]:
              f"{data['steps']} steps each", "", *_provenance(data, source),
              f"Base recipe `{data['base']}`; held-out benchmark of {b['scenes']} scenes, {b['size']}×{b['size']} "
              f"Bayer pixels (`{b['results']}`). Raw PSNR (dB): mean ± std over seeds of each seed's mean over "
-             f"scenes; Δ against `{data['reference']}`; training wall time per run, mean over seeds.", "",
+             f"scenes (per seed: each seed's mean over levels); Δ against `{data['reference']}`; training wall time "
+             "per run, mean over seeds.", "",
              "| arm | group | " + " | ".join(f"a = {lv['a']:.2g}" for lv in levels) +
-             " | mean | Δ (dB) | GMAC/MP | train (min) |",
-             "|---|---|" + "---:|" * (len(levels) + 4),
+             " | mean | per seed | Δ (dB) | GMAC/MP | train (min) |",
+             "|---|---|" + "---:|" * (len(levels) + 5),
              "| noisy input | – | " + " | ".join(_fmt(v) for v in data["noisy_raw_psnr"]) +
-             f" | {_fmt(sum(data['noisy_raw_psnr']) / len(levels))} | – | – | – |"]
+             f" | {_fmt(sum(data['noisy_raw_psnr']) / len(levels))} | – | – | – | – |"]
     for arm in data["arms"]:
         per_level = " | ".join(_pm(m, s) for m, s in zip(arm["raw_psnr_mean"], arm["raw_psnr_std"]))
+        per_seed = " / ".join(_fmt(r["mean_raw_psnr"]) for r in arm["runs"])
         lines.append(f"| {arm['name']} | {arm['group']} | {per_level} | "
-                     f"{_pm(arm['mean_raw_psnr'], arm['std_mean_raw_psnr'])} | {arm['delta_vs_reference']:+.2f} | "
+                     f"{_pm(arm['mean_raw_psnr'], arm['std_mean_raw_psnr'])} | {per_seed} | "
+                     f"{arm['delta_vs_reference']:+.2f} | "
                      f"{arm['model']['macs_per_mp'] / 1e9:.2f} | {arm['wall_s_mean'] / 60:.1f} |")
     lines.append("")
     groups = [g for g in (data["arms"][0].get("by_group") or {}) if g != "procedural"] if data["arms"] else []
     for g in groups:
         ref = next(a for a in data["arms"] if a["name"] == data["reference"])["by_group"][g]["mean"]
         lines += [f"Group **{g}** only (the same runs):", "",
-                  "| arm | " + " | ".join(f"a = {lv['a']:.2g}" for lv in levels) + " | mean | Δ (dB) |",
-                  "|---|" + "---:|" * (len(levels) + 2)]
+                  "| arm | " + " | ".join(f"a = {lv['a']:.2g}" for lv in levels) + " | mean | per seed | Δ (dB) |",
+                  "|---|" + "---:|" * (len(levels) + 3)]
         for arm in data["arms"]:
             row = arm["by_group"][g]
+            per_seed = " / ".join(_fmt(sum(r["raw_psnr_by_group"][g]) / len(levels)) for r in arm["runs"])
             lines.append(f"| {arm['name']} | " + " | ".join(_pm(m, s) for m, s in zip(row["raw_psnr_mean"], row["raw_psnr_std"]))
-                         + f" | {_pm(row['mean'], row['std'])} | {row['mean'] - ref:+.2f} |")
+                         + f" | {_pm(row['mean'], row['std'])} | {per_seed} | {row['mean'] - ref:+.2f} |")
         lines.append("")
     if data.get("capacity_gap"):
         lines += ["#### Capacity gap: the same student distilled from teachers of three sizes", "",

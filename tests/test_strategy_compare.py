@@ -61,7 +61,7 @@ def test_compare_trains_every_arm_and_seed_and_reports_them(tmp_path, capsys):
     print(md[md.index("## Distillation"):md.index("## Distillation") + 1800])
     assert "## Distillation strategies at equal budget" in md
     assert re.search(r"\| eskd \| strategy \| \d+\.\d\d ± \d+\.\d\d \| \d+\.\d\d ± \d+\.\d\d \| "
-                     r"\d+\.\d\d ± \d+\.\d\d \| [+-]\d+\.\d\d \| \d+\.\d\d \| \d+\.\d \|", md)
+                     r"\d+\.\d\d ± \d+\.\d\d \| \d+\.\d\d / \d+\.\d\d \| [+-]\d+\.\d\d \| \d+\.\d\d \| \d+\.\d \|", md)
     assert "| small | " in md and "| search-0 | 0.00 |" in md and "| feature_matching (shipped student) |" in md
 
     stamp = (out / "runs" / "pixel" / "seed1" / "latest.pt").stat().st_mtime_ns

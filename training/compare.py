@@ -361,7 +361,7 @@ def summarize(spec: dict, plan: dict, searched: dict, out: Path, bench: dict, co
     return {**results_header("compare", command), "name": spec["name"], "base": spec["base"],
             "steps": int(spec["steps"]), "seeds": list(spec["seeds"]), "reference": spec["reference"],
             "benchmark": {"scenes": int(b["scenes"]), "size": int(b["size"]), "levels": bench["levels"],
-                          "results": "benchmark.json"},
+                          "results": (out / "benchmark.json").as_posix()},
             "noisy_raw_psnr": _per_level(bench, "noisy", "raw_psnr"), "arms": rows, "capacity_gap": gap,
             "pareto": pareto, **({"search_space_holds_shipped": search_space_holds(spec, shipped)} if searched else {})}
 

@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import time
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 
@@ -86,7 +87,5 @@ class RunLock:
             self.path.unlink(missing_ok=True)
             self.held = False
         if self.created:  # a run that failed before writing anything leaves no empty folder behind
-            try:
+            with suppress(OSError):  # not empty: the run wrote something
                 self.path.parent.rmdir()
-            except OSError:
-                pass

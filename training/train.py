@@ -371,14 +371,13 @@ def train(config: dict, run_dir: str | os.PathLike, resume: bool = False, max_mi
     The run directory is locked for the run (:mod:`training.run_lock`): a second process gets
     :class:`~training.run_lock.RunBusy` instead of writing the same checkpoints.
     """
-    lock = RunLock(run_dir) if int(os.environ.get("RANK", "0")) == 0 else nullcontext()
-    with lock:
-        return _train(config, Path(run_dir), resume, max_minutes, progress, steps)
-
-
-def _train(config: dict, run_dir: Path, resume: bool, max_minutes: float | None, progress: bool,
-           steps: int | None) -> dict:
     ddp = _Dist()
+    with RunLock(run_dir) if ddp.main else nullcontext():
+        return _train(config, Path(run_dir), ddp, resume, max_minutes, progress, steps)
+
+
+def _train(config: dict, run_dir: Path, ddp: _Dist, resume: bool, max_minutes: float | None, progress: bool,
+           steps: int | None) -> dict:
     device = torch.device(f"cuda:{ddp.rank % max(1, torch.cuda.device_count())}" if torch.cuda.is_available() else "cpu")
     torch.set_num_threads(int(config["threads"]))
     if device.type == "cuda":

@@ -135,10 +135,12 @@ def test_search_runs_on_the_distillation_objective_and_compares_width_lists(tmp_
             calls.append(module)
 
     handle = torch.nn.modules.module.register_module_forward_pre_hook(count)
+    torch.set_num_threads(2)
     try:
         result = search_student(recipe, space, penalty_weight=0.3, steps=2)
     finally:
         handle.remove()
+    assert torch.get_num_threads() == recipe["threads"] == 1  # like train(): it shares the machine with other runs
     print(f"teacher forwards during a 2-step search of 2 width lists: {len(calls)}")
     # per width list and step: target and prediction features on the training batch and on the held-out batch,
     # then the final held-out objective

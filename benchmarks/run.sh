@@ -26,11 +26,12 @@ students=(student_real_long student_fa_sep_long student_plain15_long)
 for s in "${students[@]}"; do methods+=(--method "model:runs/$s/best.pt"); done
 denoise eval synth --scenes 24 --size 256 --quiet --reuse "$R/synth.json" --out "$R/synth.json" \
   --method noisy --method bm3d --method model:runs/teacher/best.pt --method model:runs/teacher_real/best.pt \
+  --method model:runs/teacher_real_long/best.pt \
   "${methods[@]}" --method "bundle:$B" --method "bundle:$B:int8" \
   --grid-method "bundle:$B" --grid-method "bundle:$X/specialists_fa_long"
 denoise bench --model "$B/s1.pt" --onnx-fp32 "$B/s1.onnx" --onnx-int8 "$B/s1.int8.onnx" --repeats 5 --quiet --out "$R/cost.json"
 denoise eval startup --out "$R/startup.json"
-runs=(runs/teacher runs/teacher_real)
+runs=(runs/teacher runs/teacher_real runs/teacher_real_long)
 for s in "${students[@]}"; do runs+=("runs/$s"); done
 for r in "$SHIPPED" "${OTHERS[@]}"; do runs+=("runs/$r"); done
 denoise eval runs "${runs[@]}" --out "$R/training.json"

@@ -14,7 +14,7 @@ R=benchmarks/results
 B=denoise/weights/bundle
 X=build/bundles
 SHIPPED=specialists_real  # the run the shipped bundle was exported from
-OTHERS=(specialists_fa_long specialists_plain15_long)
+OTHERS=(specialists_real_long specialists_fa_long specialists_plain15_long)
 python -m training.photos fetch > /dev/null
 # The specialist sets that are not shipped, exported to ONNX bundles so they are scored the same way.
 methods=()

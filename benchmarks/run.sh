@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate the numbers in BENCHMARKS.md: the held-out benchmark (24 scenes of 256×256 Bayer pixels: procedural, 12 held-out
-# photographs, bright un-white-balanced scenes, real-sensor noise) of the shipped bundle, its
-# predecessors (trained on procedural scenes), their generalist students, both teachers and the baselines; the
+# photographs, bright un-white-balanced scenes, real-sensor noise) of the shipped bundle, the same
+# specialists distilled from the longer teacher, its predecessors (trained on procedural scenes), the
+# generalist students, the three teachers and the baselines; the
 # cost of a shipped specialist; the start-up of the runtime; the training runs; then the report.
 # The benchmark's catalogue photographs are fetched into the ignored cache first (Debian packages).
 # BM3D rows are reused from the previous results when the benchmark set is unchanged (--reuse);

@@ -246,12 +246,18 @@ def _compare_section(data: dict, source: Path) -> list[str]:
                   for g in data["capacity_gap"]]
         lines.append("")
     if data.get("pareto"):
+        by_arm = {a["name"]: a.get("by_group") or {} for a in data["arms"]}
+        photos = all("photographs" in by_arm[p["arm"]] for p in data["pareto"])
         lines += ["#### Cost-aware student search: raw PSNR against MACs", "",
-                  "| arm | MACs penalty | GMAC/MP | params | raw PSNR (dB) | Pareto-optimal |",
-                  "|---|---:|---:|---:|---:|---|"]
-        lines += [f"| {p['arm']}{' (shipped student)' if p.get('shipped') else ''} | {_fmt(p.get('penalty_weight'))} | {p['macs_per_mp'] / 1e9:.3f} | {p['params']:,} | "
-                  f"{_pm(p['mean_raw_psnr'], p['std_mean_raw_psnr'])} | {'yes' if p['pareto'] else 'no'} |"
-                  for p in data["pareto"]]
+                  "| arm | MACs penalty | GMAC/MP | params | raw PSNR (dB) |" + (" photographs (dB) |" if photos else "")
+                  + " Pareto-optimal |",
+                  "|---|---:|---:|---:|---:|" + ("---:|" if photos else "") + "---|"]
+        for p in data["pareto"]:
+            group = by_arm[p["arm"]].get("photographs")
+            lines.append(f"| {p['arm']}{' (shipped student)' if p.get('shipped') else ''} | {_fmt(p.get('penalty_weight'))} | "
+                         f"{p['macs_per_mp'] / 1e9:.3f} | {p['params']:,} | {_pm(p['mean_raw_psnr'], p['std_mean_raw_psnr'])} |"
+                         + (f" {_pm(group['mean'], group['std'])} |" if photos else "")
+                         + f" {'yes' if p['pareto'] else 'no'} |")
         lines.append("")
     return lines
 

@@ -19,7 +19,7 @@ def _spec(tmp_path) -> dict:
     return {
         "name": "smoke", "base": str(tiny_recipe(tmp_path, steps=2)), "steps": 2, "seeds": [1, 2],
         "reference": "feature_matching",
-        "benchmark": {"scenes": 1, "size": 32, "levels": [1.0e-3, 1.0e-2]},
+        "benchmark": {"scenes": 2, "size": 32, "levels": [1.0e-3, 1.0e-2]},  # a procedural scene, a photograph
         "arms": {
             "pixel": {"loss": {"pixel": "l1"}},
             "feature_matching": {"loss": {"pixel": "l1", "feature_matching": {
@@ -63,6 +63,9 @@ def test_compare_trains_every_arm_and_seed_and_reports_them(tmp_path, capsys):
     assert re.search(r"\| eskd \| strategy \| \d+\.\d\d ± \d+\.\d\d \| \d+\.\d\d ± \d+\.\d\d \| "
                      r"\d+\.\d\d ± \d+\.\d\d \| \d+\.\d\d / \d+\.\d\d \| [+-]\d+\.\d\d \| \d+\.\d\d \| \d+\.\d \|", md)
     assert "| small | " in md and "| search-0 | 0.00 |" in md and "| feature_matching (shipped student) |" in md
+    assert "photographs" in data["arms"][0]["by_group"]
+    assert re.search(r"\| search-0 \| 0\.00 \| \d+\.\d{3} \| [\d,]+ \| \d+\.\d\d ± \d+\.\d\d \| "
+                     r"\d+\.\d\d ± \d+\.\d\d \| (yes|no) \|", md)   # the Pareto table adds the photographs
 
     stamp = (out / "runs" / "pixel" / "seed1" / "latest.pt").stat().st_mtime_ns
     assert main(args) == 2

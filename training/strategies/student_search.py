@@ -290,7 +290,7 @@ def search_student(recipe: dict, space: dict, penalty_weight: float, steps: int,
         raise StrategyError(f"the student search optimizes the distillation objective: its recipe's loss needs "
                             f"{' or '.join(LOSS_KEYS)} (and no loss.strategy)")
     device = torch.device(device)
-    torch.set_num_threads(int(recipe.get("threads", 1)))  # like train(): a search shares the machine with other runs
+    torch.set_num_threads(int(recipe["threads"]))  # like train(): a search shares the machine with other runs
     start = time.time()
     reference = count_macs_per_megapixel(build_model(recipe["model"]["arch"], **recipe["model"]["config"]))
     sampler = sampler_from_config(recipe, SEARCH_SEED_OFFSET)

@@ -36,8 +36,9 @@ runs=(runs/teacher runs/teacher_real runs/teacher_real_long)
 for s in "${students[@]}"; do runs+=("runs/$s"); done
 for r in "$SHIPPED" "${OTHERS[@]}"; do runs+=("runs/$r"); done
 denoise eval runs "${runs[@]}" --out "$R/training.json"
-# The distillation comparisons, once every arm is finished (training/recipes/compare_real.yaml, search_real.yaml).
-for c in compare_real search_real; do
+# The distillation comparisons, once every arm is finished (training/recipes/compare_real.yaml, search_real.yaml,
+# search_budget.yaml).
+for c in compare_real search_real search_budget; do
   if [ -f "runs/$c/compare.json" ]; then cp "runs/$c/compare.json" "$R/$c.json"; fi
 done
 denoise eval report --results "$R" --out BENCHMARKS.md

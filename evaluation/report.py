@@ -254,7 +254,8 @@ def _compare_section(data: dict, source: Path) -> list[str]:
                   "|---|---:|---:|---:|---:|" + ("---:|" if photos else "") + "---|"]
         for p in data["pareto"]:
             group = by_arm[p["arm"]].get("photographs")
-            lines.append(f"| {p['arm']}{' (shipped student)' if p.get('shipped') else ''} | {_fmt(p.get('penalty_weight'))} | "
+            penalty = "–" if p.get("penalty_weight") is None else f"{p['penalty_weight']:g}"
+            lines.append(f"| {p['arm']}{' (shipped student)' if p.get('shipped') else ''} | {penalty} | "
                          f"{p['macs_per_mp'] / 1e9:.3f} | {p['params']:,} | {_pm(p['mean_raw_psnr'], p['std_mean_raw_psnr'])} |"
                          + (f" {_pm(group['mean'], group['std'])} |" if photos else "")
                          + f" {'yes' if p['pareto'] else 'no'} |")

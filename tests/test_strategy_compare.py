@@ -28,7 +28,7 @@ def _spec(tmp_path) -> dict:
         },
         "capacity_gap": {"teachers": teachers,
                          "loss": {"pixel": "l1", "output_distill": {"teacher": "{teacher}", "weight": 0.5}}},
-        "student_search": {"penalty_weights": [0.0], "steps": 2,
+        "student_search": {"penalty_weights": [0.005], "steps": 2,
                            "space": {"widths": [8, 16], "enc_slots": [1, 1], "dec_slots": [1], "fa_hidden": [4, 4]}},
     }
 
@@ -43,7 +43,7 @@ def test_compare_trains_every_arm_and_seed_and_reports_them(tmp_path, capsys):
     assert main([*args, "--resume"]) == 0
     data = json.loads((out / "compare.json").read_text())
     names = [a["name"] for a in data["arms"]]
-    assert names == ["pixel", "feature_matching", "eskd", "gap-small", "gap-medium", "gap-large", "search-0"]
+    assert names == ["pixel", "feature_matching", "eskd", "gap-small", "gap-medium", "gap-large", "search-0.005"]
     for arm in data["arms"]:
         assert [r["seed"] for r in arm["runs"]] == [1, 2]
         assert all(r["steps"] == 2 and r["wall_s"] > 0 and len(r["raw_psnr"]) == 2 for r in arm["runs"])
@@ -53,18 +53,18 @@ def test_compare_trains_every_arm_and_seed_and_reports_them(tmp_path, capsys):
     gap = data["capacity_gap"]
     assert [g["teacher"] for g in gap] == ["small", "medium", "large"]
     assert gap[0]["params"] < gap[1]["params"] < gap[2]["params"]
-    assert [p["arm"] for p in data["pareto"]] == ["feature_matching", "search-0"]
+    assert [p["arm"] for p in data["pareto"]] == ["feature_matching", "search-0.005"]
     assert data["pareto"][0]["shipped"] and data["search_space_holds_shipped"]   # the base student ships
-    assert (out / "search" / "penalty_0.json").is_file() and (out / "benchmark.json").is_file()
+    assert (out / "search" / "penalty_0.005.json").is_file() and (out / "benchmark.json").is_file()
 
     md = render_report(out, tmp_path / "BENCHMARKS.md").read_text()
     print(md[md.index("## Distillation"):md.index("## Distillation") + 1800])
     assert "## Distillation strategies at equal budget" in md
     assert re.search(r"\| eskd \| strategy \| \d+\.\d\d ± \d+\.\d\d \| \d+\.\d\d ± \d+\.\d\d \| "
                      r"\d+\.\d\d ± \d+\.\d\d \| \d+\.\d\d / \d+\.\d\d \| [+-]\d+\.\d\d \| \d+\.\d\d \| \d+\.\d \|", md)
-    assert "| small | " in md and "| search-0 | 0.00 |" in md and "| feature_matching (shipped student) |" in md
+    assert "| small | " in md and "| search-0.005 | 0.005 |" in md and "| feature_matching (shipped student) |" in md
     assert "photographs" in data["arms"][0]["by_group"]
-    assert re.search(r"\| search-0 \| 0\.00 \| \d+\.\d{3} \| [\d,]+ \| \d+\.\d\d ± \d+\.\d\d \| "
+    assert re.search(r"\| search-0\.005 \| 0\.005 \| \d+\.\d{3} \| [\d,]+ \| \d+\.\d\d ± \d+\.\d\d \| "
                      r"\d+\.\d\d ± \d+\.\d\d \| (yes|no) \|", md)   # the Pareto table adds the photographs
 
     stamp = (out / "runs" / "pixel" / "seed1" / "latest.pt").stat().st_mtime_ns

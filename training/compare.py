@@ -349,7 +349,10 @@ def summarize(spec: dict, plan: dict, searched: dict, out: Path, bench: dict, co
                     "arm": arm_row["name"], "student_raw_psnr": arm_row["mean_raw_psnr"],
                     "student_std": arm_row["std_mean_raw_psnr"]})
     shipped = shipped_student(spec)
-    front = [r for r in rows if r["group"] == "search" or r["name"] == spec["reference"]]  # reference: base student
+    # The searched students, the reference (the base student) and any arm of the searched family (e.g. a searched
+    # student narrowed by hand to a budget).
+    front = [r for r in rows if r["group"] == "search" or r["name"] == spec["reference"]
+             or plan[r["name"]]["model"].get("arch") == "searched"]
     flags = pareto_flags([(r["model"]["macs_per_mp"], r["mean_raw_psnr"]) for r in front]) if searched else []
     pareto = [{"arm": r["name"], "macs_per_mp": r["model"]["macs_per_mp"], "params": r["model"]["params"],
                "mean_raw_psnr": r["mean_raw_psnr"], "std_mean_raw_psnr": r["std_mean_raw_psnr"], "pareto": f,

@@ -8,7 +8,9 @@ import yaml
 from denoise.cli import main
 from evaluation.report import render_report
 from strategy_fixtures import save_teacher, teacher_route
-from training.compare import CompareError, load_compare, pareto_flags
+from denoise.models import build_model
+from denoise.models.registry import count_macs_per_megapixel
+from training.compare import CompareError, arms, load_compare, pareto_flags
 from training_fixtures import tiny_recipe
 
 
@@ -103,6 +105,13 @@ def test_shipped_compare_recipe_loads():
     assert spec["reference"] == "feature_matching" and len(spec["seeds"]) >= 2
     assert {"pixel", "feature_matching", "rco_equal", "rco_greedy", "eskd", "afd_offline", "afd_online", "dfa",
             "emd"} <= set(spec["arms"])
+
+
+def test_hand_narrowed_searched_student_joins_the_pareto_table_within_budget():
+    plan = arms(load_compare("training/recipes/search_budget.yaml"))
+    narrowed = plan["search-0.005-w15"]
+    assert narrowed["group"] == "search" and plan["feature_matching"]["group"] == "baseline"
+    assert count_macs_per_megapixel(build_model(narrowed["model"]["arch"], **narrowed["model"]["config"])) <= 1.25e9
 
 
 def test_pareto_front():

@@ -99,11 +99,19 @@ def _fill(value: Any, teacher: str) -> Any:
     return teacher if value == TEACHER_PLACEHOLDER else value
 
 
+def _group(arm: dict) -> str:
+    """A recipe arm's group: a strategy, a student of the searched family (e.g. one narrowed by hand to a
+    budget, listed in the Pareto table), or a baseline."""
+    if arm["loss"].get("strategy"):
+        return "strategy"
+    return "search" if arm.get("model", {}).get("arch") == "searched" else "baseline"
+
+
 def arms(spec: dict, searched: dict[str, dict] | None = None) -> dict[str, dict]:
     """Every arm ``{group, loss, model[, teacher]}``: the recipe's, the capacity-gap and the searched ones."""
     base_model = spec["base_config"]["model"]
-    out = {name: {"group": "strategy" if body["loss"].get("strategy") else "baseline", "loss": body["loss"],
-                  "model": body.get("model", base_model)} for name, body in spec["arms"].items()}
+    out = {name: {"group": _group(body), "loss": body["loss"], "model": body.get("model", base_model)}
+           for name, body in spec["arms"].items()}
     gap = spec.get("capacity_gap")
     if gap:
         for teacher, ckpt in gap["teachers"].items():
@@ -349,10 +357,7 @@ def summarize(spec: dict, plan: dict, searched: dict, out: Path, bench: dict, co
                     "arm": arm_row["name"], "student_raw_psnr": arm_row["mean_raw_psnr"],
                     "student_std": arm_row["std_mean_raw_psnr"]})
     shipped = shipped_student(spec)
-    # The searched students, the reference (the base student) and any arm of the searched family (e.g. a searched
-    # student narrowed by hand to a budget).
-    front = [r for r in rows if r["group"] == "search" or r["name"] == spec["reference"]
-             or plan[r["name"]]["model"].get("arch") == "searched"]
+    front = [r for r in rows if r["group"] == "search" or r["name"] == spec["reference"]]  # reference: base student
     flags = pareto_flags([(r["model"]["macs_per_mp"], r["mean_raw_psnr"]) for r in front]) if searched else []
     pareto = [{"arm": r["name"], "macs_per_mp": r["model"]["macs_per_mp"], "params": r["model"]["params"],
                "mean_raw_psnr": r["mean_raw_psnr"], "std_mean_raw_psnr": r["std_mean_raw_psnr"], "pareto": f,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate the numbers in BENCHMARKS.md: the held-out benchmark (24 scenes of 256×256 Bayer pixels: procedural, 12 held-out
 # photographs, bright un-white-balanced scenes, real-sensor noise) of the shipped bundle, the same
-# specialists distilled from the longer teacher, its predecessors (trained on procedural scenes), the
+# specialists distilled from the longer teacher, the candidate specialists of the narrowed searched student,
+# the shipped bundle's predecessors (trained on procedural scenes), the
 # generalist students, the three teachers and the baselines; the
 # cost of a shipped specialist; the start-up of the runtime; the training runs; then the report.
 # The benchmark's catalogue photographs are fetched into the ignored cache first (Debian packages).
@@ -15,7 +16,7 @@ R=benchmarks/results
 B=denoise/weights/bundle
 X=build/bundles
 SHIPPED=specialists_real  # the run the shipped bundle was exported from
-OTHERS=(specialists_real_long specialists_fa_long specialists_plain15_long)
+OTHERS=(specialists_real_long specialists_search_real specialists_fa_long specialists_plain15_long)
 python -m training.photos fetch > /dev/null
 # The specialist sets that are not shipped, exported to ONNX bundles so they are scored the same way.
 methods=()
@@ -23,7 +24,7 @@ for r in "${OTHERS[@]}"; do
   denoise export "runs/$r" -o "$X/$r" --formats onnx > /dev/null
   methods+=(--method "bundle:$X/$r")
 done
-students=(student_real_long student_fa_sep_long student_plain15_long)
+students=(student_real_long student_search_real student_fa_sep_long student_plain15_long)
 for s in "${students[@]}"; do methods+=(--method "model:runs/$s/best.pt"); done
 denoise eval synth --scenes 24 --size 256 --quiet --reuse "$R/synth.json" --out "$R/synth.json" \
   --method noisy --method bm3d --method model:runs/teacher/best.pt --method model:runs/teacher_real/best.pt \
